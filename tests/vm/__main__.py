@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Run a command in a QEMU test VM with ckpt_tty.ko loaded.
+
+    python -m tests.vm [--kernel 6.1] [--timeout S] -- CMD [ARGS...]
+
+On the host: install the kernel if needed, build the module for it, boot it
+with virtme-ng (TCG: KVM does not work on these machines) over a
+copy-on-write view of this machine, and re-run this file inside the guest
+with ``in-guest``.  There the module is loaded through pyctl (libkmod), CMD
+runs with CKPT_TTY_VM=1 and CKPT_TTY_KO set, the module is unloaded and the
+kernel log is searched for splats.  The exit status of CMD (or 1 for a splat,
+or 124 for a timeout) comes back as this command's exit status.
+
+A warning or oops panics the guest (panic_on_warn, oops=panic) and panic=-1
+with -no-reboot ends QEMU, so a crash fails the run instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests import kernels
+
+ROOT = kernels.ROOT
+
+# Kernel command line: any crash ends the VM at once.
+CRASH_CMDLINE = "panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1"
+
+# Kernel log lines that fail a run even when the kernel kept going.
+SPLAT_MARKERS = (
+    "WARNING:", "BUG:", "Oops", "general protection fault", "Kernel panic",
+    "possible circular locking", "possible recursive locking", "inconsistent lock state",
+    "lockdep", "KASAN", "UBSAN", "INFO: task", "stack-protector", "list_add corruption",
+    "list_del corruption", "refcount_t",
+)
+
+
+def log(msg: str) -> None:
+    kernels.log(msg)
+
+
+def _vng() -> str:
+    """virtme-ng's vng, from the virtualenv running us (it needs its bin on PATH)."""
+    vng = Path(sys.executable).parent / "vng"
+    if not vng.exists():
+        raise kernels.KernelError(f"{vng} not found: install virtme-ng into this virtualenv (pip install -e '.[test]')")
+    return str(vng)
+
+
+def run_host(args: argparse.Namespace) -> int:
+    kernel = kernels.resolve(args.kernel)
+    kernels.install(kernel)
+    ko = kernels.build_module(kernel)
+    guest = [sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko), "--", *args.command]
+    cmd = [
+        _vng(), "--run", str(kernel.image), "--disable-kvm",
+        "--cpus", str(args.cpus), "--memory", args.memory,
+        "--append", CRASH_CMDLINE, "--qemu-opts=-no-reboot",
+        "--cwd", str(ROOT),
+        "--exec", shlex.join(guest),
+    ]
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    log(f"booting {kernel.release} in QEMU (TCG) to run: {shlex.join(args.command)}")
+    start = time.monotonic()
+    # QEMU reopens its output through /proc/self/fd, which would write over a
+    # redirected file at its own offset: relay the guest's output through a pipe.
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    relay = threading.Thread(target=_relay, args=(proc.stdout,), daemon=True)
+    relay.start()
+    try:
+        rc = proc.wait(timeout=args.timeout)
+        relay.join()
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log(f"error: VM on {kernel.release} timed out after {args.timeout} s running: {shlex.join(args.command)}")
+        return 124
+    except KeyboardInterrupt:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    log(f"VM on {kernel.release} exited with status {rc} after {time.monotonic() - start:.0f} s")
+    return rc
+
+
+def _relay(pipe) -> None:
+    for chunk in iter(lambda: pipe.read1(65536), b""):
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+
+
+def _read_kmsg() -> list[str]:
+    """All records in the kernel log buffer, as message text."""
+    lines = []
+    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            try:
+                rec = os.read(fd, 8192)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:  # overwritten records: keep reading
+                continue
+            _, _, text = rec.decode("utf-8", "replace").partition(";")
+            lines.append(text.split("\n", 1)[0])
+    finally:
+        os.close(fd)
+    return lines
+
+
+def find_splats(lines: list[str]) -> list[str]:
+    return [line for line in lines if any(marker in line for marker in SPLAT_MARKERS)]
+
+
+def run_guest(args: argparse.Namespace) -> int:
+    sys.path.insert(0, str(ROOT))
+    from pyctl import kmod
+    from pyctl.errors import PyctlError
+
+    release = os.uname().release
+    print(f"[guest] kernel {release}, loading {args.ko}", flush=True)
+    try:
+        kmod.load(args.ko)
+    except PyctlError as e:
+        print(f"[guest] error: {e}", flush=True)
+        return 1
+    env = dict(os.environ, CKPT_TTY_VM="1", CKPT_TTY_KO=str(Path(args.ko).resolve()), PYTHONDONTWRITEBYTECODE="1")
+    # The virtualenv we run from comes first, as on the host.
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    rc = subprocess.call(args.command, env=env)
+    if kmod.is_loaded():
+        try:
+            kmod.unload()
+        except PyctlError as e:
+            print(f"[guest] error: {e}", flush=True)
+            rc = rc or 1
+    splats = find_splats(_read_kmsg())
+    if splats:
+        print("[guest] error: kernel log has warnings or splats:", flush=True)
+        for line in splats:
+            print(f"[guest]   {line}", flush=True)
+        rc = rc or 1
+    print(f"[guest] command exited with status {rc}", flush=True)
+    return rc
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    in_guest = bool(argv) and argv[0] == "in-guest"
+    parser = argparse.ArgumentParser(prog="python -m tests.vm", description=__doc__.split("\n\n")[0],
+                                     usage="%(prog)s [options] -- CMD [ARGS...]")
+    if in_guest:
+        argv = argv[1:]
+        parser.add_argument("--ko", required=True)
+    else:
+        parser.add_argument("--kernel", default=os.environ.get("CKPT_TTY_KERNEL", kernels.DEFAULT_KERNEL),
+                            help="6.1, 6.12, 6.12-rt or an exact release (default: %(default)s)")
+        parser.add_argument("--timeout", type=int, default=1800, help="hard limit in seconds (default: %(default)s)")
+        parser.add_argument("--cpus", type=int, default=2)
+        parser.add_argument("--memory", default="2G")
+    parser.add_argument("command", nargs="+", help="command to run in the guest")
+    args = parser.parse_args(argv)
+    try:
+        return run_guest(args) if in_guest else run_host(args)
+    except kernels.KernelError as e:
+        log(f"error: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
