@@ -8,6 +8,7 @@ import json
 import sys
 
 from .errors import PyctlError
+from .info import DEVICE_PATH
 
 __all__ = ["main"]
 
@@ -47,9 +48,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         extra = [("source", str(ko.path)), ("vermagic", ko.vermagic), ("srcversion", ko.modinfo.get("srcversion", ""))]
         _print_info(ko.info, extra, args.json)
     else:
-        from .info import DEVICE_PATH, get_info
+        from .info import get_info
 
-        _print_info(get_info(), [("source", DEVICE_PATH)], args.json)
+        _print_info(get_info(path=args.device), [("source", args.device)], args.json)
     return 0
 
 
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="show the module's ABI version and kernel constants")
     p.add_argument("--ko", metavar="PATH", help="read them from this .ko instead of the loaded module")
+    p.add_argument("--device", metavar="PATH", default=DEVICE_PATH, help="module device (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 

@@ -122,11 +122,11 @@ def open_device(path: str = DEVICE_PATH) -> int:
         ) from None
 
 
-def get_info(fd: int | None = None) -> ModuleInfo:
-    """GET_INFO from the running module (opening the device if no fd)."""
+def get_info(fd: int | None = None, path: str = DEVICE_PATH) -> ModuleInfo:
+    """GET_INFO from the running module (opening ``path`` if no fd)."""
     own = fd is None
     if own:
-        fd = open_device()
+        fd = open_device(path)
     try:
         buf = bytearray(INFO_SIZE)
         try:
@@ -134,11 +134,11 @@ def get_info(fd: int | None = None) -> ModuleInfo:
         except OSError as e:
             if e.errno == errno.ENOTTY:
                 raise IncompatibleModuleError(
-                    f"{DEVICE_PATH} does not know GET_INFO of ABI {_uapi.CKPT_TTY_ABI_VERSION}: "
+                    f"{path} does not know GET_INFO of ABI {_uapi.CKPT_TTY_ABI_VERSION}: "
                     "the loaded module is from another release"
                 ) from None
             raise
-        return ModuleInfo.unpack(bytes(buf), DEVICE_PATH)
+        return ModuleInfo.unpack(bytes(buf), path)
     finally:
         if own:
             os.close(fd)
