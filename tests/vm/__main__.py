@@ -59,13 +59,15 @@ def run_host(args: argparse.Namespace) -> int:
     kernel = kernels.resolve(args.kernel)
     kernels.install(kernel)
     ko = kernels.build_module(kernel)
-    guest = [sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko), "--", *args.command]
+    guest = [sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko),
+             *(["--no-load"] if args.no_load else []), "--", *args.command]
     cmd = [
         _vng(), "--run", str(kernel.image), "--disable-kvm",
         "--cpus", str(args.cpus), "--memory", args.memory,
         "--append", CRASH_CMDLINE, "--qemu-opts=-no-reboot",
         "--cwd", str(ROOT),
         "--exec", shlex.join(guest),
+        *(["--verbose"] if args.verbose else []),
     ]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -88,7 +90,12 @@ def run_host(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
-    log(f"VM on {kernel.release} exited with status {rc} after {time.monotonic() - start:.0f} s")
+    elapsed = time.monotonic() - start
+    if rc == 255:
+        log(f"error: VM on {kernel.release} ended without an exit status after {elapsed:.0f} s: "
+            "the guest kernel crashed or QEMU failed (rerun with --verbose to see the kernel console)")
+        return rc
+    log(f"VM on {kernel.release} exited with status {rc} after {elapsed:.0f} s")
     return rc
 
 
@@ -127,12 +134,13 @@ def run_guest(args: argparse.Namespace) -> int:
     from pyctl.errors import PyctlError
 
     release = os.uname().release
-    print(f"[guest] kernel {release}, loading {args.ko}", flush=True)
-    try:
-        kmod.load(args.ko)
-    except PyctlError as e:
-        print(f"[guest] error: {e}", flush=True)
-        return 1
+    if not args.no_load:
+        print(f"[guest] kernel {release}, loading {args.ko}", flush=True)
+        try:
+            kmod.load(args.ko)
+        except PyctlError as e:
+            print(f"[guest] error: {e}", flush=True)
+            return 1
     env = dict(os.environ, CKPT_TTY_VM="1", CKPT_TTY_KO=str(Path(args.ko).resolve()), PYTHONDONTWRITEBYTECODE="1")
     # The virtualenv we run from comes first, as on the host.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -167,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--timeout", type=int, default=1800, help="hard limit in seconds (default: %(default)s)")
         parser.add_argument("--cpus", type=int, default=2)
         parser.add_argument("--memory", default="2G")
+        parser.add_argument("--verbose", action="store_true", help="show the guest kernel's console")
+    parser.add_argument("--no-load", action="store_true", help="do not load the module before CMD")
     parser.add_argument("command", nargs="+", help="command to run in the guest")
     args = parser.parse_args(argv)
     try:

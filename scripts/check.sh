@@ -1,0 +1,14 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The whole test suite: host tests, then the VM tests on Debian's 6.1 kernel.
+# Installs what it needs first (scripts/bootstrap.sh).  Skipped tests count as
+# failures here (CKPT_TTY_STRICT=1).  Extra arguments go to tox.
+
+set -euo pipefail
+. "$(dirname "$0")/bootstrap.sh"
+cd "$CKPT_TTY_ROOT"
+export CKPT_TTY_STRICT=1
+start=$SECONDS
+"$CKPT_TTY_VENV/bin/tox" --workdir "$CKPT_TTY_CACHE/tox" -e unit,vm "$@"
+say "test suite passed in $((SECONDS - start)) s"

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The VM entry point itself: splat detection, timeouts and crashes end runs."""
+
+import subprocess
+import sys
+
+from tests.kernels import ROOT
+from tests.vm.__main__ import find_splats
+
+
+def test_find_splats():
+    log = [
+        "ckpt_tty: version 0.1.0, ABI 1",
+        "WARNING: CPU: 0 PID: 1 at drivers/tty/n_tty.c:100 n_tty_read+0x1/0x2",
+        "BUG: KASAN: slab-out-of-bounds in foo",
+        "UBSAN: shift-out-of-bounds in bar",
+        "WARNING: possible circular locking dependency detected",
+        "loop: module loaded",
+    ]
+    assert find_splats(log) == log[1:5]
+    assert find_splats(["random: crng init done"]) == []
+
+
+def vm(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "tests.vm", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_timeout_ends_the_vm(kernel):
+    r = vm("--kernel", kernel.release, "--timeout", "8", "--", "sleep", "600")
+    assert r.returncode == 124, r.stdout + r.stderr
+    assert "timed out after 8 s running: sleep 600" in r.stderr
+
+
+def test_guest_crash_fails_the_run(kernel):
+    r = vm("--kernel", kernel.release, "--timeout", "300", "--",
+           "sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 30; exit 0")
+    assert r.returncode == 255, r.stdout + r.stderr
+    assert "the guest kernel crashed" in r.stderr
+
+
+def test_guest_exit_status_comes_back(kernel):
+    r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c", "test -c /dev/ckpt_tty && exit 7")
+    assert r.returncode == 7, r.stdout + r.stderr
