@@ -13,6 +13,7 @@ set -euo pipefail
 CKPT_TTY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CKPT_TTY_CACHE=${CKPT_TTY_CACHE:-$HOME/.cache/ckpt-tty}
 export CKPT_TTY_CACHE
+mkdir -p "$CKPT_TTY_CACHE"
 
 say() { printf '[ckpt-tty] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -28,25 +29,26 @@ if ((${#missing[@]})); then
 	say "installing Debian packages: ${missing[*]}"
 	apt-get update -q >/dev/null || die "apt-get update failed"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-		>"$CKPT_TTY_CACHE.apt.log" 2>&1 || { tail -20 "$CKPT_TTY_CACHE.apt.log" >&2; die "apt-get install failed"; }
+		>"$CKPT_TTY_CACHE/apt.log" 2>&1 || { tail -20 "$CKPT_TTY_CACHE/apt.log" >&2; die "apt-get install failed"; }
 fi
 
 PYTHON=${PYTHON:-python3}
 key=$(cat "$CKPT_TTY_ROOT/pyproject.toml" "$CKPT_TTY_ROOT/scripts/bootstrap.sh" | sha256sum | cut -c1-12)
 CKPT_TTY_VENV=$CKPT_TTY_CACHE/venv-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$key
 export CKPT_TTY_VENV
-mkdir -p "$CKPT_TTY_CACHE"
+pip_quiet() {  # pip, its chatter kept in a log that is shown when it fails
+	"$CKPT_TTY_VENV/bin/pip" -q --disable-pip-version-check "$@" >"$CKPT_TTY_CACHE/pip.log" 2>&1 \
+		|| { tail -30 "$CKPT_TTY_CACHE/pip.log" >&2; return 1; }
+}
 if [ ! -e "$CKPT_TTY_VENV/.complete" ]; then
 	say "creating virtualenv $CKPT_TTY_VENV (pyelftools, pytest, hypothesis, virtme-ng, tox)"
 	rm -rf "$CKPT_TTY_VENV"
 	"$PYTHON" -m venv "$CKPT_TTY_VENV"
-	"$CKPT_TTY_VENV/bin/pip" install -q --disable-pip-version-check "$CKPT_TTY_ROOT[test]" tox \
-		|| die "pip install failed"
+	pip_quiet install "setuptools>=64" wheel "$CKPT_TTY_ROOT[test]" tox || die "pip install failed"
 	touch "$CKPT_TTY_VENV/.complete"
 fi
 # pyctl from this checkout (the venv may have served another clone before)
-"$CKPT_TTY_VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$CKPT_TTY_ROOT" \
-	>/dev/null || die "pip install -e $CKPT_TTY_ROOT failed"
+pip_quiet install --no-deps --no-build-isolation -e "$CKPT_TTY_ROOT" || die "pip install -e $CKPT_TTY_ROOT failed"
 
 (cd "$CKPT_TTY_ROOT" && "$CKPT_TTY_VENV/bin/python" -m tests.kernels install "${CKPT_TTY_KERNEL:-6.1}" >/dev/null) \
 	|| die "cannot install the test kernel"
