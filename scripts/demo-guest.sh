@@ -5,8 +5,9 @@
 # $CKPT_TTY_KO is the module built for the running kernel.
 
 set -euo pipefail
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 step() {
-	printf '\n\033[1m# %s\033[0m\n$ %s\n' "$1" "${*:2}"
+	printf '\n%s# %s%s\n$ %s\n' "$bold" "$1" "$plain" "${*:2}"
 	"${@:2}"
 }
 
