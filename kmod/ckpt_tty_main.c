@@ -18,7 +18,7 @@
 #include <linux/utsname.h>
 #include <generated/utsrelease.h>
 
-#include <linux/ckpt_tty.h>
+#include "ckpt_tty.h"
 #include "ntty_layout.h"
 
 #define CKPT_TTY_VERSION "0.1.0"
@@ -39,7 +39,7 @@ static const struct ckpt_tty_info ckpt_tty_build_info
 #else
 	.byte_order = CKPT_TTY_BIG_ENDIAN,
 #endif
-	.features = CKPT_TTY_FEATURE_GET_INFO,
+	.features = CKPT_TTY_FEATURE_GET_INFO | CKPT_TTY_FEATURE_CHECKPOINT | CKPT_TTY_FEATURE_RESTORE,
 	.n_tty_buf_size = N_TTY_BUF_SIZE,
 	.nccs = NCCS,
 	.ncc = NCC,
@@ -49,16 +49,6 @@ static const struct ckpt_tty_info ckpt_tty_build_info
 	.n_tty_data_fingerprint = CKPT_NTTY_DATA_FINGERPRINT,
 	.kernel_release = UTS_RELEASE,
 };
-
-/* The generated layout must agree with what the C headers say. */
-static void __maybe_unused ckpt_tty_layout_checks(void)
-{
-	BUILD_BUG_ON(CKPT_NTTY_READ_BUF_SIZE != N_TTY_BUF_SIZE);
-	BUILD_BUG_ON(CKPT_NTTY_ECHO_BUF_SIZE != N_TTY_BUF_SIZE);
-	BUILD_BUG_ON(CKPT_NTTY_READ_FLAGS_SIZE != BITS_TO_LONGS(N_TTY_BUF_SIZE) * sizeof(long));
-	BUILD_BUG_ON(CKPT_NTTY_READ_HEAD_SIZE != sizeof(size_t));
-	BUILD_BUG_ON(sizeof(UTS_RELEASE) > CKPT_TTY_RELEASE_LEN);
-}
 
 static long ckpt_tty_get_info(void __user *uarg)
 {
@@ -86,6 +76,10 @@ static long ckpt_tty_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	switch (cmd) {
 	case CKPT_TTY_IOC_GET_INFO:
 		return ckpt_tty_get_info(uarg);
+	case CKPT_TTY_IOC_CHECKPOINT:
+		return ckpt_tty_checkpoint(uarg);
+	case CKPT_TTY_IOC_RESTORE:
+		return ckpt_tty_restore(uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -110,6 +104,9 @@ static int __init ckpt_tty_init(void)
 {
 	int ret;
 
+	ret = ckpt_tty_pty_init();
+	if (ret)
+		return ret;
 	ret = misc_register(&ckpt_tty_misc);
 	if (ret) {
 		pr_err("cannot register /dev/ckpt_tty: %d\n", ret);

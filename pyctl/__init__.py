@@ -1,12 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 """pyctl: drive ckpt_tty.ko, the checkpoint/restore module for Linux terminals.
 
+    image = pyctl.checkpoint(fd)             # both ends of fd's pty pair
+    data = image.dumps()                     # bytes, images/FORMAT.md
+    master, slave = pyctl.restore(pyctl.loads(data))
+
 Importing pyctl needs the standard library only; reading ``.ko`` files needs
 pyelftools.
 """
 
-from .errors import IncompatibleModuleError, PyctlError
+from .ckpt import checkpoint, restore
+from .errors import ImageError, IncompatibleModuleError, PyctlError
+from .image import Image, dump, dumps, load, loads
 from .info import DEVICE_PATH, ModuleInfo, get_info
 
-__all__ = ["DEVICE_PATH", "IncompatibleModuleError", "ModuleInfo", "PyctlError", "get_info"]
+__all__ = [
+    "DEVICE_PATH", "Image", "ImageError", "IncompatibleModuleError", "ModuleInfo", "PyctlError",
+    "checkpoint", "dump", "dumps", "get_info", "load", "loads", "restore",
+]
 __version__ = "0.1.0"

@@ -10,11 +10,112 @@ CKPT_TTY_RELEASE_LEN = 72
 CKPT_TTY_LITTLE_ENDIAN = 1
 CKPT_TTY_BIG_ENDIAN = 2
 CKPT_TTY_FEATURE_GET_INFO = 1
+CKPT_TTY_FEATURE_CHECKPOINT = 2
+CKPT_TTY_FEATURE_RESTORE = 4
+CKPT_TTY_NCCS = 19
+CKPT_TTY_RING_SIZE = 0x1000
+CKPT_TTY_RING_FLAG_BYTES = 0x200
+CKPT_TTY_FLIP_MAX = 0x4000
+CKPT_TTY_END_EXCLUSIVE = 1
+CKPT_TTY_END_PTY_LOCK = 2
+CKPT_TTY_END_OTHER_CLOSED = 4
+CKPT_TTY_END_HUPPED = 8
+CKPT_TTY_END_STOPPED = 16
+CKPT_TTY_END_TCO_STOPPED = 32
+CKPT_TTY_END_PACKET = 64
+CKPT_TTY_END_FLAGS_RESTORABLE = 115
+CKPT_TTY_NTTY_LNEXT = 1
+CKPT_TTY_NTTY_ERASING = 2
+CKPT_TTY_NTTY_PUSH = 4
+CKPT_TTY_NTTY_ICANON = 8
+CKPT_TTY_NTTY_RAW = 16
+CKPT_TTY_NTTY_REAL_RAW = 32
+CKPT_TTY_NTTY_NO_ROOM = 64
+CKPT_TTY_NTTY_RESTORABLE = 7
 CKPT_TTY_IOC_TYPE = 199
 
-# struct name -> (struct module format, ((field, offset, size, count), ...), size)
+# uapi scalar type -> struct module format letter
+SCALAR_FORMATS = {'__u8': 'B', '__u16': 'H', '__u32': 'I', '__s32': 'i', '__u64': 'Q'}
+
+# struct name -> (struct module format, ((field, offset, size, count, type), ...), size);
+# a field of struct type spans that struct's format, repeated count times
 STRUCTS = {
-    'ckpt_tty_info': ('=IIIIQIIIIIIQ72s8Q', (('magic', 0, 4, 1), ('abi_version', 4, 4, 1), ('info_size', 8, 4, 1), ('byte_order', 12, 4, 1), ('features', 16, 8, 1), ('n_tty_buf_size', 24, 4, 1), ('nccs', 28, 4, 1), ('ncc', 32, 4, 1), ('bits_per_long', 36, 4, 1), ('ktermios_size', 40, 4, 1), ('n_tty_data_size', 44, 4, 1), ('n_tty_data_fingerprint', 48, 8, 1), ('kernel_release', 56, 72, 72), ('reserved', 128, 64, 8),), 192),
+    'ckpt_tty_info': ('=IIIIQIIIIIIQ72s8Q', (
+        ('magic', 0, 4, 1, '__u32'),
+        ('abi_version', 4, 4, 1, '__u32'),
+        ('info_size', 8, 4, 1, '__u32'),
+        ('byte_order', 12, 4, 1, '__u32'),
+        ('features', 16, 8, 1, '__u64'),
+        ('n_tty_buf_size', 24, 4, 1, '__u32'),
+        ('nccs', 28, 4, 1, '__u32'),
+        ('ncc', 32, 4, 1, '__u32'),
+        ('bits_per_long', 36, 4, 1, '__u32'),
+        ('ktermios_size', 40, 4, 1, '__u32'),
+        ('n_tty_data_size', 44, 4, 1, '__u32'),
+        ('n_tty_data_fingerprint', 48, 8, 1, '__u64'),
+        ('kernel_release', 56, 72, 72, '__u8'),
+        ('reserved', 128, 64, 8, '__u64'),
+    ), 192),
+    'ckpt_tty_termios': ('=IIIIIIB19s4s', (
+        ('c_iflag', 0, 4, 1, '__u32'),
+        ('c_oflag', 4, 4, 1, '__u32'),
+        ('c_cflag', 8, 4, 1, '__u32'),
+        ('c_lflag', 12, 4, 1, '__u32'),
+        ('c_ispeed', 16, 4, 1, '__u32'),
+        ('c_ospeed', 20, 4, 1, '__u32'),
+        ('c_line', 24, 1, 1, '__u8'),
+        ('c_cc', 25, 19, 19, '__u8'),
+        ('pad', 44, 4, 4, '__u8'),
+    ), 48),
+    'ckpt_tty_end': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8Q', (
+        ('termios', 0, 48, 1, 'ckpt_tty_termios'),
+        ('termios_locked', 48, 48, 1, 'ckpt_tty_termios'),
+        ('ws_row', 96, 2, 1, '__u16'),
+        ('ws_col', 98, 2, 1, '__u16'),
+        ('ws_xpixel', 100, 2, 1, '__u16'),
+        ('ws_ypixel', 102, 2, 1, '__u16'),
+        ('flags', 104, 4, 1, '__u32'),
+        ('ldisc', 108, 4, 1, '__u32'),
+        ('index', 112, 4, 1, '__u32'),
+        ('pktstatus', 116, 4, 1, '__u32'),
+        ('ntty_flags', 120, 4, 1, '__u32'),
+        ('column', 124, 4, 1, '__u32'),
+        ('canon_column', 128, 4, 1, '__u32'),
+        ('reserved0', 132, 4, 1, '__u32'),
+        ('read_head', 136, 8, 1, '__u64'),
+        ('commit_head', 144, 8, 1, '__u64'),
+        ('canon_head', 152, 8, 1, '__u64'),
+        ('read_tail', 160, 8, 1, '__u64'),
+        ('line_start', 168, 8, 1, '__u64'),
+        ('lookahead_count', 176, 8, 1, '__u64'),
+        ('echo_head', 184, 8, 1, '__u64'),
+        ('echo_commit', 192, 8, 1, '__u64'),
+        ('echo_mark', 200, 8, 1, '__u64'),
+        ('echo_tail', 208, 8, 1, '__u64'),
+        ('read_buf', 216, 4096, 4096, '__u8'),
+        ('read_flags', 4312, 512, 512, '__u8'),
+        ('echo_buf', 4824, 4096, 4096, '__u8'),
+        ('flip_count', 8920, 4, 1, '__u32'),
+        ('flip_lookahead', 8924, 4, 1, '__u32'),
+        ('flip_flagged', 8928, 4, 1, '__u32'),
+        ('reserved1', 8932, 4, 1, '__u32'),
+        ('flip_data', 8936, 16384, 16384, '__u8'),
+        ('flip_flags', 25320, 16384, 16384, '__u8'),
+        ('reserved', 41704, 64, 8, '__u64'),
+    ), 41768),
+    'ckpt_tty_pair': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8QIIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8Q', (
+        ('master', 0, 41768, 1, 'ckpt_tty_end'),
+        ('slave', 41768, 41768, 1, 'ckpt_tty_end'),
+    ), 83536),
+    'ckpt_tty_pair_arg': ('=iIQQ4Q', (
+        ('fd', 0, 4, 1, '__s32'),
+        ('flags', 4, 4, 1, '__u32'),
+        ('pair', 8, 8, 1, '__u64'),
+        ('pair_size', 16, 8, 1, '__u64'),
+        ('reserved', 24, 32, 4, '__u64'),
+    ), 56),
 }
 
 CKPT_TTY_IOC_GET_INFO = 0x80c0c700  # struct ckpt_tty_info
+CKPT_TTY_IOC_CHECKPOINT = 0x4038c701  # struct ckpt_tty_pair_arg
+CKPT_TTY_IOC_RESTORE = 0x4038c702  # struct ckpt_tty_pair_arg

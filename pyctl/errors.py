@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Exceptions raised by pyctl."""
 
-__all__ = ["PyctlError", "IncompatibleModuleError"]
+__all__ = ["PyctlError", "IncompatibleModuleError", "ImageError"]
 
 
 class PyctlError(Exception):
@@ -10,3 +10,10 @@ class PyctlError(Exception):
 
 class IncompatibleModuleError(PyctlError):
     """The module (or .ko) speaks another ABI than this pyctl."""
+
+
+class ImageError(PyctlError, ValueError):
+    """A malformed, corrupt or incompatible checkpoint image.
+
+    The message names the section or field at fault.
+    """

@@ -25,7 +25,7 @@ HEADER = ROOT / "kmod/uapi/linux/ckpt_tty.h"
 OUTPUT = ROOT / "pyctl/_uapi.py"
 
 # (struct format letter, size) of the fixed-width uapi types
-SCALARS = {"__u8": ("B", 1), "__u16": ("H", 2), "__u32": ("I", 4), "__u64": ("Q", 8)}
+SCALARS = {"__u8": ("B", 1), "__u16": ("H", 2), "__u32": ("I", 4), "__s32": ("i", 4), "__u64": ("Q", 8)}
 
 # include/uapi/asm-generic/ioctl.h (x86, arm64 and most others)
 IOC_NONE, IOC_WRITE, IOC_READ = 0, 1, 2
@@ -69,16 +69,43 @@ class Header:
     def sizeof(self, struct_name: str) -> int:
         return self.layout(struct_name)[1]
 
+    def alignment(self, ctype: str) -> int:
+        if ctype in SCALARS:
+            return SCALARS[ctype][1]
+        return max(self.alignment(t) for _, t, _ in self.structs[ctype])
+
+    def type_size(self, ctype: str) -> int:
+        return SCALARS[ctype][1] if ctype in SCALARS else self.sizeof(ctype)
+
     def layout(self, struct_name: str) -> tuple[list[tuple[str, int, int]], int]:
         """[(field, offset, size)], total size, with C's natural alignment."""
         offset, align_max, fields = 0, 1, []
         for field, ctype, count in self.structs[struct_name]:
-            _, size = SCALARS[ctype]
-            offset = (offset + size - 1) // size * size
-            fields.append((field, offset, size * count))
-            offset += size * count
-            align_max = max(align_max, size)
+            align = self.alignment(ctype)
+            offset = (offset + align - 1) // align * align
+            fields.append((field, offset, self.type_size(ctype) * count))
+            offset += self.type_size(ctype) * count
+            align_max = max(align_max, align)
         return fields, (offset + align_max - 1) // align_max * align_max
+
+    def format(self, struct_name: str) -> str:
+        """struct module format (no byte-order prefix) with padding as 'x'."""
+        fmt, pos = "", 0
+        layout, size = self.layout(struct_name)
+        for (field, ctype, count), (_, offset, fsize) in zip(self.structs[struct_name], layout):
+            if offset > pos:
+                fmt += f"{offset - pos}x"
+            if ctype not in SCALARS:
+                fmt += self.format(ctype) * count
+            elif ctype == "__u8" and count > 1:
+                fmt += f"{count}s"
+            else:
+                letter = SCALARS[ctype][0]
+                fmt += f"{count}{letter}" if count > 1 else letter
+            pos = offset + fsize
+        if size > pos:
+            fmt += f"{size - pos}x"
+        return fmt
 
     def _parse(self, text: str) -> None:
         """Walk #defines and struct definitions in document order."""
@@ -99,11 +126,14 @@ class Header:
             decl = decl.strip()
             if not decl:
                 continue
-            d = re.fullmatch(r"(__u8|__u16|__u32|__u64)\s+(\w+)\s*(?:\[\s*(\w+)\s*\])?", decl)
+            d = re.fullmatch(r"(__u8|__u16|__u32|__s32|__u64|struct\s+\w+)\s+(\w+)\s*(?:\[\s*(\w+)\s*\])?", decl)
             if not d:
                 raise ValueError(f"unsupported member in struct {name}: {decl!r}")
+            ctype = d.group(1).split()[-1]
+            if d.group(1).startswith("struct") and ctype not in self.structs:
+                raise ValueError(f"struct {name} uses struct {ctype} before defining it")
             count = self.value(d.group(3)) if d.group(3) else 1
-            fields.append((d.group(2), d.group(1), count))
+            fields.append((d.group(2), ctype, count))
         self.structs[name] = fields
 
     def _parse_define(self, name: str, body: str) -> None:
@@ -134,23 +164,19 @@ def render(header: Header) -> str:
         else:
             out.append(f"{name} = {value:#x}" if value > 0xFF else f"{name} = {value}")
     out.append("")
-    out.append("# struct name -> (struct module format, ((field, offset, size, count), ...), size)")
+    out.append("# uapi scalar type -> struct module format letter")
+    out.append(f"SCALAR_FORMATS = {{{', '.join(f'{k!r}: {v[0]!r}' for k, v in SCALARS.items())}}}")
+    out.append("")
+    out.append("# struct name -> (struct module format, ((field, offset, size, count, type), ...), size);")
+    out.append("# a field of struct type spans that struct's format, repeated count times")
     out.append("STRUCTS = {")
     for sname, fields in header.structs.items():
         layout, size = header.layout(sname)
-        fmt = "="
-        pos = 0
-        rows = []
-        for (field, ctype, count), (_, offset, fsize) in zip(fields, layout):
-            if offset > pos:
-                fmt += f"{offset - pos}x"
-            letter, _ = SCALARS[ctype]
-            fmt += f"{count}s" if ctype == "__u8" and count > 1 else (f"{count}{letter}" if count > 1 else letter)
-            rows.append(f"({field!r}, {offset}, {fsize}, {count})")
-            pos = offset + fsize
-        if size > pos:
-            fmt += f"{size - pos}x"
-        out.append(f"    {sname!r}: ({fmt!r}, ({', '.join(rows)},), {size}),")
+        rows = [f"({field!r}, {offset}, {fsize}, {count}, {ctype!r})"
+                for (field, ctype, count), (_, offset, fsize) in zip(fields, layout)]
+        out.append(f"    {sname!r}: ({'=' + header.format(sname)!r}, (")
+        out.extend(f"        {row}," for row in rows)
+        out.append(f"    ), {size}),")
     out.append("}")
     out.append("")
     for name, (number, sname) in header.ioctls.items():

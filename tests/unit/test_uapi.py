@@ -51,7 +51,7 @@ def c_view(tmp_path_factory):
 def test_struct_layouts_match_c(c_view):
     for sname, (fmt, fields, size) in _uapi.STRUCTS.items():
         assert c_view[("sizeof", sname)] == (size,)
-        for field, offset, fsize, _count in fields:
+        for field, offset, fsize, *_ in fields:
             assert c_view[("offsetof", f"{sname}.{field}")] == (offset, fsize), field
 
 

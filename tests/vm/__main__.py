@@ -142,8 +142,10 @@ def run_guest(args: argparse.Namespace) -> int:
             print(f"[guest] error: {e}", flush=True)
             return 1
     env = dict(os.environ, CKPT_TTY_VM="1", CKPT_TTY_KO=str(Path(args.ko).resolve()), PYTHONDONTWRITEBYTECODE="1")
-    # The virtualenv we run from comes first, as on the host.
+    # The virtualenv we run from comes first, as on the host, and this
+    # checkout's pyctl before any other installed one.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     rc = subprocess.call(args.command, env=env)
     if kmod.is_loaded():
         try:

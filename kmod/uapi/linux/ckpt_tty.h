@@ -48,6 +48,8 @@
 
 /* struct ckpt_tty_info.features */
 #define CKPT_TTY_FEATURE_GET_INFO	(1ULL << 0)
+#define CKPT_TTY_FEATURE_CHECKPOINT	(1ULL << 1)
+#define CKPT_TTY_FEATURE_RESTORE	(1ULL << 2)
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -66,9 +68,128 @@ struct ckpt_tty_info {
 	__u64 reserved[8];	/* zero */
 };
 
+/*
+ * Checkpoint and restore of a UNIX98 pty pair.
+ *
+ * CKPT_TTY_IOC_CHECKPOINT takes an fd of either end of a pair and fills a
+ * struct ckpt_tty_pair with the state of both ends, taken in one consistent
+ * snapshot under the locks the tty layer itself uses.  It changes nothing and
+ * stops nobody: readers and writers go on once it returns.
+ *
+ * CKPT_TTY_IOC_RESTORE takes an fd of a fresh pair (just opened, nothing read,
+ * written or changed) and a struct ckpt_tty_pair, checks every field, and
+ * only then installs the state.
+ *
+ * The structures mirror kernel state as it is, ring positions included: the
+ * image format (images/FORMAT.md) is what is independent of the kernel.
+ *
+ * Errors (besides EFAULT, EINVAL for bad arguments or state, EPERM):
+ *   EBADF       fd is not open
+ *   ENOTTY      fd is not a terminal
+ *   EOPNOTSUPP  a terminal, but not a UNIX98 pty, or its line discipline is
+ *               not N_TTY
+ *   EIO         the terminal was hung up
+ *   EBUSY       the pair is changing line discipline or hanging up: retry;
+ *               for restore, also: the target pair is not fresh
+ *   EOVERFLOW   more pending flip-buffer data than CKPT_TTY_FLIP_MAX
+ */
+#define CKPT_TTY_NCCS			19	/* NCCS of the kernels we support */
+#define CKPT_TTY_RING_SIZE		4096	/* N_TTY_BUF_SIZE */
+#define CKPT_TTY_RING_FLAG_BYTES	512	/* CKPT_TTY_RING_SIZE / 8 */
+#define CKPT_TTY_FLIP_MAX		16384	/* above a pty's 8192-byte buffer limit */
+
+/* struct ktermios, field for field (include/linux/termios_internal.h) */
+struct ckpt_tty_termios {
+	__u32 c_iflag;
+	__u32 c_oflag;
+	__u32 c_cflag;
+	__u32 c_lflag;
+	__u32 c_ispeed;
+	__u32 c_ospeed;
+	__u8 c_line;
+	__u8 c_cc[CKPT_TTY_NCCS];
+	__u8 pad[4];
+};
+
+/* struct ckpt_tty_end.flags: tty->flags bits, flow and packet state */
+#define CKPT_TTY_END_EXCLUSIVE		(1U << 0)	/* TTY_EXCLUSIVE (TIOCEXCL) */
+#define CKPT_TTY_END_PTY_LOCK		(1U << 1)	/* TTY_PTY_LOCK (master) */
+#define CKPT_TTY_END_OTHER_CLOSED	(1U << 2)	/* TTY_OTHER_CLOSED */
+#define CKPT_TTY_END_HUPPED		(1U << 3)	/* TTY_HUPPED */
+#define CKPT_TTY_END_STOPPED		(1U << 4)	/* flow.stopped */
+#define CKPT_TTY_END_TCO_STOPPED	(1U << 5)	/* flow.tco_stopped (TCOOFF) */
+#define CKPT_TTY_END_PACKET		(1U << 6)	/* ctrl.packet (TIOCPKT) */
+#define CKPT_TTY_END_FLAGS_RESTORABLE	0x73	/* all but OTHER_CLOSED, HUPPED */
+
+/* struct ckpt_tty_end.ntty_flags: the n_tty_data bitfields */
+#define CKPT_TTY_NTTY_LNEXT		(1U << 0)
+#define CKPT_TTY_NTTY_ERASING		(1U << 1)
+#define CKPT_TTY_NTTY_PUSH		(1U << 2)
+#define CKPT_TTY_NTTY_ICANON		(1U << 3)	/* derived from termios */
+#define CKPT_TTY_NTTY_RAW		(1U << 4)	/* derived from termios */
+#define CKPT_TTY_NTTY_REAL_RAW		(1U << 5)	/* derived from termios */
+#define CKPT_TTY_NTTY_NO_ROOM		(1U << 6)	/* derived from the ring */
+#define CKPT_TTY_NTTY_RESTORABLE	0x07	/* LNEXT, ERASING, PUSH */
+
+/* One end of a pty pair: struct tty_struct and its N_TTY struct n_tty_data. */
+struct ckpt_tty_end {
+	struct ckpt_tty_termios termios;
+	struct ckpt_tty_termios termios_locked;
+	__u16 ws_row;
+	__u16 ws_col;
+	__u16 ws_xpixel;
+	__u16 ws_ypixel;
+	__u32 flags;		/* CKPT_TTY_END_* */
+	__u32 ldisc;		/* line discipline number; only N_TTY (0) */
+	__u32 index;		/* pty index, the N of /dev/pts/N */
+	__u32 pktstatus;	/* ctrl.pktstatus: TIOCPKT_* pending for the peer */
+	/* N_TTY: free-running ring indices; position = index % RING_SIZE */
+	__u32 ntty_flags;	/* CKPT_TTY_NTTY_* */
+	__u32 column;
+	__u32 canon_column;
+	__u32 reserved0;
+	__u64 read_head;
+	__u64 commit_head;
+	__u64 canon_head;
+	__u64 read_tail;
+	__u64 line_start;
+	__u64 lookahead_count;
+	__u64 echo_head;
+	__u64 echo_commit;
+	__u64 echo_mark;
+	__u64 echo_tail;
+	__u8 read_buf[CKPT_TTY_RING_SIZE];
+	__u8 read_flags[CKPT_TTY_RING_FLAG_BYTES];	/* bit i of byte j: position 8 * j + i */
+	__u8 echo_buf[CKPT_TTY_RING_SIZE];
+	/* Bytes in this end's flip buffers that its ldisc has not taken yet. */
+	__u32 flip_count;
+	__u32 flip_lookahead;	/* leading bytes the ldisc's lookahead has seen */
+	__u32 flip_flagged;	/* 1: flip_flags holds a TTY_* flag per byte */
+	__u32 reserved1;
+	__u8 flip_data[CKPT_TTY_FLIP_MAX];
+	__u8 flip_flags[CKPT_TTY_FLIP_MAX];
+	__u64 reserved[8];	/* zero */
+};
+
+struct ckpt_tty_pair {
+	struct ckpt_tty_end master;
+	struct ckpt_tty_end slave;
+};
+
+/* Argument of CKPT_TTY_IOC_CHECKPOINT and CKPT_TTY_IOC_RESTORE */
+struct ckpt_tty_pair_arg {
+	__s32 fd;		/* either end of the pair */
+	__u32 flags;		/* zero */
+	__u64 pair;		/* user pointer to struct ckpt_tty_pair */
+	__u64 pair_size;	/* sizeof(struct ckpt_tty_pair) */
+	__u64 reserved[4];	/* zero */
+};
+
 /* 0xC7 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
 #define CKPT_TTY_IOC_TYPE		0xC7
 
 #define CKPT_TTY_IOC_GET_INFO		_IOR(CKPT_TTY_IOC_TYPE, 0x00, struct ckpt_tty_info)
+#define CKPT_TTY_IOC_CHECKPOINT		_IOW(CKPT_TTY_IOC_TYPE, 0x01, struct ckpt_tty_pair_arg)
+#define CKPT_TTY_IOC_RESTORE		_IOW(CKPT_TTY_IOC_TYPE, 0x02, struct ckpt_tty_pair_arg)
 
 #endif /* _UAPI_LINUX_CKPT_TTY_H */

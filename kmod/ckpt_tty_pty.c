@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_tty: checkpoint and restore of UNIX98 pty pairs.
+ *
+ * A snapshot holds, for both ends at once, the locks the tty layer itself
+ * takes for each piece of state (see ckpt_tty_lock_pair()), so it is
+ * consistent while readers and writers go on.  It does not need
+ * atomic_read_lock, which a reader sleeping in read() keeps: consuming the
+ * ring (read_tail, read_flags) happens only under termios_rwsem, which we
+ * hold for writing.
+ *
+ * struct n_tty_data is private to drivers/tty/n_tty.c; its members are
+ * reached through offsets generated from the target kernel's BTF
+ * (generated/ntty_layout.h).
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/tty.h>
+#include <linux/tty_driver.h>
+#include <linux/tty_flip.h>
+#include <linux/tty_ldisc.h>
+#include <linux/uaccess.h>
+
+#include "ckpt_tty.h"
+#include "ntty_layout.h"
+
+/* TIOCPKT_* bits that ctrl.pktstatus can hold (include/uapi/asm-generic/ioctls.h) */
+#define CKPT_TTY_PKTSTATUS_MASK 0x7f
+/* Sanity bound for n_tty_data.lookahead_count; see ckpt_tty_check_end(). */
+#define CKPT_TTY_LOOKAHEAD_MAX (1ULL << 20)
+
+static_assert(CKPT_TTY_RING_SIZE == N_TTY_BUF_SIZE);
+static_assert(CKPT_TTY_RING_FLAG_BYTES * 8 == N_TTY_BUF_SIZE);
+static_assert(CKPT_TTY_NCCS == NCCS);
+static_assert(CKPT_NTTY_READ_BUF_SIZE == N_TTY_BUF_SIZE);
+static_assert(CKPT_NTTY_ECHO_BUF_SIZE == N_TTY_BUF_SIZE);
+static_assert(CKPT_NTTY_READ_FLAGS_SIZE * 8 == N_TTY_BUF_SIZE);
+static_assert(CKPT_NTTY_READ_HEAD_SIZE == sizeof(size_t));
+static_assert(CKPT_NTTY_LOOKAHEAD_COUNT_SIZE == sizeof(size_t));
+static_assert(CKPT_NTTY_ECHO_TAIL_SIZE == sizeof(size_t));
+static_assert(CKPT_NTTY_COLUMN_SIZE == sizeof(unsigned int));
+static_assert(CKPT_NTTY_CANON_COLUMN_SIZE == sizeof(unsigned int));
+/* BTF bit offsets count from the least significant bit only on little endian. */
+#ifndef __LITTLE_ENDIAN
+#error "ckpt_tty reads n_tty_data bitfields as a little-endian kernel lays them out"
+#endif
+
+/* Members of struct n_tty_data, through the generated offsets. */
+#define NTTY_SIZE_T(ld, NAME) (*(size_t *)((u8 *)(ld) + CKPT_NTTY_##NAME##_OFFSET))
+#define NTTY_UINT(ld, NAME) (*(unsigned int *)((u8 *)(ld) + CKPT_NTTY_##NAME##_OFFSET))
+#define NTTY_BYTES(ld, NAME) ((u8 *)(ld) + CKPT_NTTY_##NAME##_OFFSET)
+#define NTTY_BITMAP(ld, NAME) ((unsigned long *)((u8 *)(ld) + CKPT_NTTY_##NAME##_OFFSET))
+
+static bool ntty_bit(const void *ld, unsigned int bitoff)
+{
+	return (((const u8 *)ld)[bitoff / 8] >> (bitoff % 8)) & 1;
+}
+
+static void ntty_set_bit(void *ld, unsigned int bitoff, bool on)
+{
+	u8 *byte = (u8 *)ld + bitoff / 8;
+
+	if (on)
+		*byte |= 1U << (bitoff % 8);
+	else
+		*byte &= ~(1U << (bitoff % 8));
+}
+
+/*
+ * include/linux/tty_buffer.h: in 6.1 tty_buffer.flags is a bit mask where
+ * TTYB_NORMAL means "no flag area"; in 6.12 it is a bool "has a flag area".
+ */
+static bool ckpt_tty_buffer_has_flags(const struct tty_buffer *b)
+{
+#ifdef TTYB_NORMAL
+	return !(b->flags & TTYB_NORMAL);
+#else
+	return b->flags;
+#endif
+}
+
+/*
+ * tty_fops is not exported.  Every tty file, pty master and slave alike, has
+ * f_op->release == tty_release: learn that address from /dev/ptmx at load.
+ */
+static int (*ckpt_tty_release_op)(struct inode *, struct file *);
+
+int ckpt_tty_pty_init(void)
+{
+	struct file *ptmx = filp_open("/dev/ptmx", O_RDWR | O_NOCTTY, 0);
+
+	if (IS_ERR(ptmx)) {
+		pr_err("cannot open /dev/ptmx to recognise tty files: %ld\n", PTR_ERR(ptmx));
+		return PTR_ERR(ptmx);
+	}
+	ckpt_tty_release_op = ptmx->f_op->release;
+	fput(ptmx);
+	return 0;
+}
+
+struct ckpt_tty_pair_ref {
+	struct file *file;
+	struct tty_struct *master;
+	struct tty_struct *slave;
+	struct tty_ldisc *ld_master;
+	struct tty_ldisc *ld_slave;
+};
+
+/* Resolve fd to a UNIX98 pty pair; holds the file and both ttys. */
+static int ckpt_tty_get_pair(int fd, struct ckpt_tty_pair_ref *p)
+{
+	struct tty_struct *tty;
+	int ret;
+
+	p->file = fget(fd);
+	if (!p->file)
+		return -EBADF;
+	ret = -ENOTTY;
+	if (!ckpt_tty_release_op || p->file->f_op->release != ckpt_tty_release_op)
+		goto err;
+	ret = -EIO;
+	if (tty_hung_up_p(p->file))
+		goto err;
+	tty = ((struct tty_file_private *)p->file->private_data)->tty;
+	ret = -EOPNOTSUPP;
+	if (tty->driver->type != TTY_DRIVER_TYPE_PTY || !(tty->driver->flags & TTY_DRIVER_DEVPTS_MEM))
+		goto err;
+	p->master = tty->driver->subtype == PTY_TYPE_MASTER ? tty : tty->link;
+	p->slave = p->master ? p->master->link : NULL;
+	ret = -EINVAL;
+	if (!p->slave || p->slave->link != p->master || p->master == p->slave)
+		goto err;
+	tty_kref_get(p->master);
+	tty_kref_get(p->slave);
+	return 0;
+err:
+	fput(p->file);
+	return ret;
+}
+
+static void ckpt_tty_put_pair(struct ckpt_tty_pair_ref *p)
+{
+	tty_kref_put(p->slave);
+	tty_kref_put(p->master);
+	fput(p->file);
+}
+
+/*
+ * Lock both ends against every change of the state we save or restore:
+ *
+ *   tty_lock master, then slave (slave has lockdep subclass TTY_LOCK_SLAVE):
+ *       no open, close, hangup or ldisc change;
+ *   ldisc references (trylock: never wait for a hangup while holding tty_lock);
+ *   slave buf.lock, slave termios_rwsem (write),
+ *   master buf.lock, master termios_rwsem (write):
+ *       no receive (flush_to_ldisc, lookahead), read, write or echo on
+ *       either side.  This is the order of the slave's receive path, which
+ *       can flush the master's buffer (isig -> pty_flush_buffer).
+ *
+ * Nothing here sleeps for long: readers and writers drop termios_rwsem
+ * before they wait.
+ */
+static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
+{
+	int ret;
+
+	tty_lock(p->master);
+	tty_lock(p->slave);
+	ret = -EBUSY;
+	p->ld_master = tty_ldisc_ref(p->master);
+	if (!p->ld_master)
+		goto err_unlock;
+	p->ld_slave = tty_ldisc_ref(p->slave);
+	if (!p->ld_slave)
+		goto err_deref_master;
+	ret = -EOPNOTSUPP;
+	if (p->ld_master->ops->num != N_TTY || p->ld_slave->ops->num != N_TTY)
+		goto err_deref_slave;
+	tty_buffer_lock_exclusive(p->slave->port);
+	down_write(&p->slave->termios_rwsem);
+	tty_buffer_lock_exclusive(p->master->port);
+	down_write(&p->master->termios_rwsem);
+	if (!p->master->disc_data || !p->slave->disc_data) {
+		ret = -EBUSY;
+		goto err_unlock_all;
+	}
+	return 0;
+
+err_unlock_all:
+	up_write(&p->master->termios_rwsem);
+	tty_buffer_unlock_exclusive(p->master->port);
+	up_write(&p->slave->termios_rwsem);
+	tty_buffer_unlock_exclusive(p->slave->port);
+err_deref_slave:
+	tty_ldisc_deref(p->ld_slave);
+err_deref_master:
+	tty_ldisc_deref(p->ld_master);
+err_unlock:
+	tty_unlock(p->slave);
+	tty_unlock(p->master);
+	return ret;
+}
+
+static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
+{
+	up_write(&p->master->termios_rwsem);
+	tty_buffer_unlock_exclusive(p->master->port);
+	up_write(&p->slave->termios_rwsem);
+	tty_buffer_unlock_exclusive(p->slave->port);
+	tty_ldisc_deref(p->ld_slave);
+	tty_ldisc_deref(p->ld_master);
+	tty_unlock(p->slave);
+	tty_unlock(p->master);
+}
+
+/* ---- checkpoint ---- */
+
+static void ckpt_tty_save_termios(struct ckpt_tty_termios *out, const struct ktermios *kt)
+{
+	out->c_iflag = kt->c_iflag;
+	out->c_oflag = kt->c_oflag;
+	out->c_cflag = kt->c_cflag;
+	out->c_lflag = kt->c_lflag;
+	out->c_ispeed = kt->c_ispeed;
+	out->c_ospeed = kt->c_ospeed;
+	out->c_line = kt->c_line;
+	memcpy(out->c_cc, kt->c_cc, NCCS);
+}
+
+static void ckpt_tty_save_winsize(struct ckpt_tty_end *e, const struct winsize *ws)
+{
+	e->ws_row = ws->ws_row;
+	e->ws_col = ws->ws_col;
+	e->ws_xpixel = ws->ws_xpixel;
+	e->ws_ypixel = ws->ws_ypixel;
+}
+
+/* Pending flip-buffer bytes; caller holds buf.lock (no consumer runs). */
+static int ckpt_tty_save_flip(struct tty_port *port, struct ckpt_tty_end *e)
+{
+	struct tty_buffer *b;
+	unsigned long irqflags;
+	u32 n = 0, lookahead = 0;
+	bool prefix = true;
+	int ret = 0;
+
+	/* Producers (pty_write) append under port->lock. */
+	spin_lock_irqsave(&port->lock, irqflags);
+	for (b = port->buf.head; b; b = smp_load_acquire(&b->next)) {
+		unsigned int read = b->read, used = READ_ONCE(b->used), count, seen;
+
+		if (used <= read)
+			continue;
+		count = used - read;
+		if (count > CKPT_TTY_FLIP_MAX - n) {
+			ret = -EOVERFLOW;
+			break;
+		}
+		memcpy(e->flip_data + n, char_buf_ptr(b, read), count);
+		if (ckpt_tty_buffer_has_flags(b)) {
+			memcpy(e->flip_flags + n, flag_buf_ptr(b, read), count);
+			e->flip_flagged = 1;
+		}
+		/* lookahead_bufs() covers a prefix of the pending bytes */
+		seen = (unsigned int)b->lookahead > read ? min_t(unsigned int, b->lookahead - read, count) : 0;
+		if (prefix) {
+			lookahead += seen;
+			prefix = seen == count;
+		}
+		n += count;
+	}
+	spin_unlock_irqrestore(&port->lock, irqflags);
+	e->flip_count = n;
+	e->flip_lookahead = lookahead;
+	return ret;
+}
+
+/* One end, all locks of ckpt_tty_lock_pair() held. */
+static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
+{
+	void *ld = tty->disc_data;
+	unsigned long irqflags;
+	unsigned int i;
+
+	ckpt_tty_save_termios(&e->termios, &tty->termios);
+	ckpt_tty_save_termios(&e->termios_locked, &tty->termios_locked);
+	e->ldisc = N_TTY;
+	e->index = tty->index;
+	if (test_bit(TTY_EXCLUSIVE, &tty->flags))
+		e->flags |= CKPT_TTY_END_EXCLUSIVE;
+	if (test_bit(TTY_PTY_LOCK, &tty->flags))
+		e->flags |= CKPT_TTY_END_PTY_LOCK;
+	if (test_bit(TTY_OTHER_CLOSED, &tty->flags))
+		e->flags |= CKPT_TTY_END_OTHER_CLOSED;
+	if (test_bit(TTY_HUPPED, &tty->flags))
+		e->flags |= CKPT_TTY_END_HUPPED;
+	spin_lock_irqsave(&tty->flow.lock, irqflags);
+	if (tty->flow.stopped)
+		e->flags |= CKPT_TTY_END_STOPPED;
+	if (tty->flow.tco_stopped)
+		e->flags |= CKPT_TTY_END_TCO_STOPPED;
+	spin_unlock_irqrestore(&tty->flow.lock, irqflags);
+	spin_lock_irqsave(&tty->ctrl.lock, irqflags);
+	if (tty->ctrl.packet)
+		e->flags |= CKPT_TTY_END_PACKET;
+	e->pktstatus = tty->ctrl.pktstatus;
+	spin_unlock_irqrestore(&tty->ctrl.lock, irqflags);
+
+	e->read_head = NTTY_SIZE_T(ld, READ_HEAD);
+	e->commit_head = NTTY_SIZE_T(ld, COMMIT_HEAD);
+	e->canon_head = NTTY_SIZE_T(ld, CANON_HEAD);
+	e->read_tail = NTTY_SIZE_T(ld, READ_TAIL);
+	e->line_start = NTTY_SIZE_T(ld, LINE_START);
+	e->lookahead_count = NTTY_SIZE_T(ld, LOOKAHEAD_COUNT);
+	e->echo_head = NTTY_SIZE_T(ld, ECHO_HEAD);
+	e->echo_commit = NTTY_SIZE_T(ld, ECHO_COMMIT);
+	e->echo_mark = NTTY_SIZE_T(ld, ECHO_MARK);
+	e->echo_tail = NTTY_SIZE_T(ld, ECHO_TAIL);
+	e->column = NTTY_UINT(ld, COLUMN);
+	e->canon_column = NTTY_UINT(ld, CANON_COLUMN);
+	e->ntty_flags = (ntty_bit(ld, CKPT_NTTY_LNEXT_BITOFF) ? CKPT_TTY_NTTY_LNEXT : 0) |
+			(ntty_bit(ld, CKPT_NTTY_ERASING_BITOFF) ? CKPT_TTY_NTTY_ERASING : 0) |
+			(ntty_bit(ld, CKPT_NTTY_PUSH_BITOFF) ? CKPT_TTY_NTTY_PUSH : 0) |
+			(ntty_bit(ld, CKPT_NTTY_ICANON_BITOFF) ? CKPT_TTY_NTTY_ICANON : 0) |
+			(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
+			(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
+			(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
+	memcpy(e->read_buf, NTTY_BYTES(ld, READ_BUF), CKPT_TTY_RING_SIZE);
+	memcpy(e->echo_buf, NTTY_BYTES(ld, ECHO_BUF), CKPT_TTY_RING_SIZE);
+	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
+		if (test_bit(i, NTTY_BITMAP(ld, READ_FLAGS)))
+			e->read_flags[i / 8] |= 1U << (i % 8);
+	return ckpt_tty_save_flip(tty->port, e);
+}
+
+long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
+{
+	struct ckpt_tty_pair_arg arg;
+	struct ckpt_tty_pair_ref p;
+	struct ckpt_tty_pair *pair;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
+	    arg.pair_size != sizeof(*pair))
+		return -EINVAL;
+	/* Allocate before locking; copy to userspace after unlocking. */
+	pair = kvzalloc(sizeof(*pair), GFP_KERNEL);
+	if (!pair)
+		return -ENOMEM;
+	ret = ckpt_tty_get_pair(arg.fd, &p);
+	if (ret)
+		goto out_free;
+
+	mutex_lock(&p.slave->winsize_mutex);	/* pty_resize() sets both ends under it */
+	ckpt_tty_save_winsize(&pair->master, &p.master->winsize);
+	ckpt_tty_save_winsize(&pair->slave, &p.slave->winsize);
+	mutex_unlock(&p.slave->winsize_mutex);
+
+	ret = ckpt_tty_lock_pair(&p);
+	if (ret)
+		goto out_put;
+	ret = ckpt_tty_save_end(p.master, &pair->master);
+	if (!ret)
+		ret = ckpt_tty_save_end(p.slave, &pair->slave);
+	ckpt_tty_unlock_pair(&p);
+
+	if (!ret && copy_to_user(u64_to_user_ptr(arg.pair), pair, sizeof(*pair)))
+		ret = -EFAULT;
+out_put:
+	ckpt_tty_put_pair(&p);
+out_free:
+	kvfree(pair);
+	return ret;
+}
+
+/* ---- restore ---- */
+
+/* Is a in the window [from, from + len] of free-running indices? */
+static bool ckpt_tty_in_window(u64 a, u64 from, u64 len)
+{
+	return a - from <= len;
+}
+
+static bool ckpt_tty_ring_bit(const u8 *bytes, u64 pos)
+{
+	pos &= CKPT_TTY_RING_SIZE - 1;
+	return (bytes[pos / 8] >> (pos % 8)) & 1;
+}
+
+/* Everything restore will install, checked before anything changes. */
+static int ckpt_tty_check_end(const struct ckpt_tty_end *e, bool master)
+{
+	u64 unread = e->read_head - e->read_tail, pending_echo = e->echo_head - e->echo_tail, i;
+	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
+	u32 j;
+
+	if (!master)	/* TIOCSPTLCK and TIOCPKT act on the master only */
+		allowed &= ~(CKPT_TTY_END_PTY_LOCK | CKPT_TTY_END_PACKET);
+	if (e->flags & ~allowed)
+		return -EINVAL;
+	if ((e->flags & CKPT_TTY_END_TCO_STOPPED) && !(e->flags & CKPT_TTY_END_STOPPED))
+		return -EINVAL;
+	if (e->ldisc != N_TTY || e->termios.c_line != N_TTY)
+		return -EINVAL;
+	/* n_tty_set_termios() derives icanon from ICANON; the ring rules below use it */
+	if (!!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) != !!(e->termios.c_lflag & ICANON))
+		return -EINVAL;
+	if (memchr_inv(e->termios.pad, 0, sizeof(e->termios.pad)) ||
+	    memchr_inv(e->termios_locked.pad, 0, sizeof(e->termios_locked.pad)) ||
+	    e->reserved0 || e->reserved1 || memchr_inv(e->reserved, 0, sizeof(e->reserved)))
+		return -EINVAL;
+	if (e->pktstatus & ~CKPT_TTY_PKTSTATUS_MASK)
+		return -EINVAL;
+	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
+			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
+		return -EINVAL;
+	/* Ring positions: read_tail <= commit_head, canon_head <= read_head <= read_tail + size */
+	if (unread > CKPT_TTY_RING_SIZE ||
+	    !ckpt_tty_in_window(e->commit_head, e->read_tail, unread) ||
+	    !ckpt_tty_in_window(e->canon_head, e->read_tail, unread))
+		return -EINVAL;
+	/* n_tty only ever writes line_start; any value is harmless. */
+	if (pending_echo > CKPT_TTY_RING_SIZE ||
+	    !ckpt_tty_in_window(e->echo_commit, e->echo_tail, pending_echo) ||
+	    !ckpt_tty_in_window(e->echo_mark, e->echo_tail, pending_echo))
+		return -EINVAL;
+	/* Line ends only on unread bytes, and never in a partial canonical line. */
+	for (i = 0; i < CKPT_TTY_RING_SIZE; i++) {
+		u64 pos = e->read_tail + i;
+		bool allowed_bit = i < unread &&
+			(!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) || i < e->canon_head - e->read_tail);
+
+		if (ckpt_tty_ring_bit(e->read_flags, pos) && !allowed_bit)
+			return -EINVAL;
+	}
+	/* Not a memory-safety bound: the counter only gates flow-control lookahead. */
+	if (e->lookahead_count > CKPT_TTY_LOOKAHEAD_MAX)
+		return -EINVAL;
+	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged > 1)
+		return -EINVAL;
+	for (j = 0; j < CKPT_TTY_FLIP_MAX; j++) {
+		if (j >= e->flip_count && (e->flip_data[j] || e->flip_flags[j]))
+			return -EINVAL;
+		if (e->flip_flags[j] > TTY_OVERRUN || (!e->flip_flagged && e->flip_flags[j]))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void ckpt_tty_load_termios(struct ktermios *kt, const struct ckpt_tty_termios *in)
+{
+	memset(kt, 0, sizeof(*kt));
+	kt->c_iflag = in->c_iflag;
+	kt->c_oflag = in->c_oflag;
+	kt->c_cflag = in->c_cflag;
+	kt->c_lflag = in->c_lflag;
+	kt->c_ispeed = in->c_ispeed;
+	kt->c_ospeed = in->c_ospeed;
+	kt->c_line = in->c_line;
+	memcpy(kt->c_cc, in->c_cc, NCCS);
+}
+
+static bool ckpt_tty_termios_equal(const struct ktermios *a, const struct ktermios *b)
+{
+	return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag && a->c_cflag == b->c_cflag &&
+	       a->c_lflag == b->c_lflag && a->c_line == b->c_line && a->c_ispeed == b->c_ispeed &&
+	       a->c_ospeed == b->c_ospeed && !memcmp(a->c_cc, b->c_cc, NCCS);
+}
+
+/* Nothing received, read, echoed or pending on this end. */
+static bool ckpt_tty_end_is_fresh(struct tty_struct *tty)
+{
+	void *ld = tty->disc_data;
+	struct tty_buffer *b;
+
+	if (NTTY_SIZE_T(ld, READ_HEAD) || NTTY_SIZE_T(ld, READ_TAIL) || NTTY_SIZE_T(ld, CANON_HEAD) ||
+	    NTTY_SIZE_T(ld, COMMIT_HEAD) || NTTY_SIZE_T(ld, ECHO_HEAD) || NTTY_SIZE_T(ld, ECHO_TAIL) ||
+	    NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) || NTTY_UINT(ld, COLUMN))
+		return false;
+	for (b = tty->port->buf.head; b; b = smp_load_acquire(&b->next))
+		if (READ_ONCE(b->used) != b->read)
+			return false;
+	return !test_bit(TTY_OTHER_CLOSED, &tty->flags) && !test_bit(TTY_HUPPED, &tty->flags);
+}
+
+static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *e)
+{
+	struct tty_buffer *b;
+	unsigned long irqflags;
+	u32 left;
+	int n;
+
+	if (!e->flip_count)
+		return 0;
+	spin_lock_irqsave(&port->lock, irqflags);
+	if (e->flip_flagged)
+		n = tty_insert_flip_string_flags(port, e->flip_data, e->flip_flags, e->flip_count);
+	else
+		n = tty_insert_flip_string_fixed_flag(port, e->flip_data, TTY_NORMAL, e->flip_count);
+	/* Mark the bytes the original's lookahead had already seen. */
+	left = e->flip_lookahead;
+	for (b = port->buf.head; b && left; b = b->next) {
+		unsigned int count = min_t(unsigned int, b->used - b->read, left);
+
+		b->lookahead = b->read + count;
+		left -= count;
+	}
+	spin_unlock_irqrestore(&port->lock, irqflags);
+	return n == e->flip_count ? 0 : -ENOMEM;
+}
+
+/* One end; all locks held and every field checked. */
+static int ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *e)
+{
+	void *ld = tty->disc_data;
+	unsigned long *flags = NTTY_BITMAP(ld, READ_FLAGS);
+	unsigned long irqflags;
+	unsigned int i;
+
+	ckpt_tty_load_termios(&tty->termios_locked, &e->termios_locked);
+	if (e->flags & CKPT_TTY_END_EXCLUSIVE)
+		set_bit(TTY_EXCLUSIVE, &tty->flags);
+	if (e->flags & CKPT_TTY_END_PTY_LOCK)
+		set_bit(TTY_PTY_LOCK, &tty->flags);
+	spin_lock_irqsave(&tty->flow.lock, irqflags);
+	tty->flow.tco_stopped = !!(e->flags & CKPT_TTY_END_TCO_STOPPED);
+	spin_unlock_irqrestore(&tty->flow.lock, irqflags);
+	spin_lock_irqsave(&tty->ctrl.lock, irqflags);
+	tty->ctrl.packet = !!(e->flags & CKPT_TTY_END_PACKET);
+	tty->ctrl.pktstatus = e->pktstatus;
+	spin_unlock_irqrestore(&tty->ctrl.lock, irqflags);
+
+	NTTY_SIZE_T(ld, READ_HEAD) = e->read_head;
+	NTTY_SIZE_T(ld, COMMIT_HEAD) = e->commit_head;
+	NTTY_SIZE_T(ld, CANON_HEAD) = e->canon_head;
+	NTTY_SIZE_T(ld, READ_TAIL) = e->read_tail;
+	NTTY_SIZE_T(ld, LINE_START) = e->line_start;
+	NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) = e->lookahead_count;
+	NTTY_SIZE_T(ld, ECHO_HEAD) = e->echo_head;
+	NTTY_SIZE_T(ld, ECHO_COMMIT) = e->echo_commit;
+	NTTY_SIZE_T(ld, ECHO_MARK) = e->echo_mark;
+	NTTY_SIZE_T(ld, ECHO_TAIL) = e->echo_tail;
+	NTTY_UINT(ld, COLUMN) = e->column;
+	NTTY_UINT(ld, CANON_COLUMN) = e->canon_column;
+	ntty_set_bit(ld, CKPT_NTTY_LNEXT_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_LNEXT);
+	ntty_set_bit(ld, CKPT_NTTY_ERASING_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_ERASING);
+	ntty_set_bit(ld, CKPT_NTTY_PUSH_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_PUSH);
+	memcpy(NTTY_BYTES(ld, READ_BUF), e->read_buf, CKPT_TTY_RING_SIZE);
+	memcpy(NTTY_BYTES(ld, ECHO_BUF), e->echo_buf, CKPT_TTY_RING_SIZE);
+	bitmap_zero(flags, N_TTY_BUF_SIZE);
+	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
+		if (ckpt_tty_ring_bit(e->read_flags, i))
+			set_bit(i, flags);
+	return ckpt_tty_load_flip(tty->port, e);
+}
+
+static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end *e)
+{
+	ws->ws_row = e->ws_row;
+	ws->ws_col = e->ws_col;
+	ws->ws_xpixel = e->ws_xpixel;
+	ws->ws_ypixel = e->ws_ypixel;
+}
+
+long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
+{
+	struct ckpt_tty_pair_arg arg;
+	struct ckpt_tty_pair_ref p;
+	struct ckpt_tty_pair *pair;
+	struct ktermios kt_master, kt_slave;
+	long ret;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
+	    arg.pair_size != sizeof(*pair))
+		return -EINVAL;
+	pair = kvmalloc(sizeof(*pair), GFP_KERNEL);
+	if (!pair)
+		return -ENOMEM;
+	ret = -EFAULT;
+	if (copy_from_user(pair, u64_to_user_ptr(arg.pair), sizeof(*pair)))
+		goto out_free;
+	ret = ckpt_tty_check_end(&pair->master, true);
+	if (!ret)
+		ret = ckpt_tty_check_end(&pair->slave, false);
+	if (ret)
+		goto out_free;
+	ret = ckpt_tty_get_pair(arg.fd, &p);
+	if (ret)
+		goto out_free;
+
+	/*
+	 * A master's termios never change (mode ioctls on a master act on its
+	 * slave, and tty_set_termios() warns on a master): they must already be
+	 * what the image says.  Check that and freshness before any change.
+	 */
+	ckpt_tty_load_termios(&kt_master, &pair->master.termios);
+	ckpt_tty_load_termios(&kt_slave, &pair->slave.termios);
+	ret = ckpt_tty_lock_pair(&p);
+	if (ret)
+		goto out_put;
+	if (!ckpt_tty_end_is_fresh(p.master) || !ckpt_tty_end_is_fresh(p.slave))
+		ret = -EBUSY;
+	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
+		ret = -EINVAL;
+	ckpt_tty_unlock_pair(&p);
+	if (ret)
+		goto out_put;
+
+	/* The slave's termios go through the tty layer, so the pty and n_tty hooks run. */
+	tty_set_termios(p.slave, &kt_slave);
+	if (pair->slave.flags & CKPT_TTY_END_STOPPED)
+		stop_tty(p.slave);
+	if (pair->master.flags & CKPT_TTY_END_STOPPED)
+		stop_tty(p.master);
+
+	mutex_lock(&p.slave->winsize_mutex);
+	ckpt_tty_load_winsize(&p.master->winsize, &pair->master);
+	ckpt_tty_load_winsize(&p.slave->winsize, &pair->slave);
+	mutex_unlock(&p.slave->winsize_mutex);
+
+	ret = ckpt_tty_lock_pair(&p);
+	if (ret)
+		goto out_put;
+	/*
+	 * Nobody may have touched the pair between the two lockings.  (The pair
+	 * is pyctl's own until restore returns; if someone did, the termios and
+	 * winsize set above stay, and pyctl discards the pair.)
+	 */
+	if (!ckpt_tty_end_is_fresh(p.master) || !ckpt_tty_end_is_fresh(p.slave) ||
+	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||
+	    !ckpt_tty_termios_equal(&p.slave->termios, &kt_slave))
+		ret = -EBUSY;
+	if (!ret)
+		ret = ckpt_tty_load_end(p.master, &pair->master);
+	if (!ret)
+		ret = ckpt_tty_load_end(p.slave, &pair->slave);
+	ckpt_tty_unlock_pair(&p);
+
+	if (!ret) {
+		/* Hand pending flip data to the ldiscs and wake everyone up. */
+		if (pair->master.flip_count)
+			tty_flip_buffer_push(p.master->port);
+		if (pair->slave.flip_count)
+			tty_flip_buffer_push(p.slave->port);
+		wake_up_interruptible_all(&p.master->read_wait);
+		wake_up_interruptible_all(&p.master->write_wait);
+		wake_up_interruptible_all(&p.slave->read_wait);
+		wake_up_interruptible_all(&p.slave->write_wait);
+	}
+out_put:
+	ckpt_tty_put_pair(&p);
+out_free:
+	kvfree(pair);
+	return ret;
+}

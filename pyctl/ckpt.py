@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Checkpoint and restore pty pairs through /dev/ckpt_tty.
+
+The module reports ``struct ckpt_tty_pair``: both ends as the kernel holds
+them, rings and all.  This module turns that into an Image (ring contents in
+reading order, positions relative to the reader) and back.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import time
+
+from . import _uapi, abi
+from .errors import ImageError
+from .image import NTTY_FLAGS, TTY_FLAGS, Constants, End, Image, Pair, Termios, Winsize
+from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
+from .pty import open_pty
+
+__all__ = ["checkpoint", "restore", "image_to_kernel", "kernel_to_image"]
+
+U64 = (1 << 64) - 1
+
+# Image flag names -> the module's bits, by name: the two are separate ABIs.
+_TTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_END_{name.upper()}") for name in TTY_FLAGS}
+_NTTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_NTTY_{name.upper()}") for name in NTTY_FLAGS}
+
+_ERRORS = {
+    errno.EBADF: "not an open file descriptor",
+    errno.ENOTTY: "not a terminal",
+    errno.EOPNOTSUPP: "not a UNIX98 pty, or its line discipline is not N_TTY",
+    errno.EIO: "the terminal was hung up",
+    errno.EBUSY: "the pair is busy (changing line discipline, hanging up) or, for restore, not fresh",
+    errno.EOVERFLOW: "more pending input than the module can save",
+    errno.EINVAL: "the module refused the state as invalid",
+}
+
+
+def _bits_to_image(value: int, table: dict[str, int]) -> int:
+    return sum(1 << i for i, name in enumerate(table) if value & table[name])
+
+
+def _bits_to_kernel(value: int, table: dict[str, int]) -> int:
+    return sum(table[name] for i, name in enumerate(table) if value >> i & 1)
+
+
+def _ring(ring: bytes, start: int, count: int) -> bytes:
+    size = len(ring)
+    pos = start % size
+    first = ring[pos : pos + count]
+    return first + ring[: count - len(first)]
+
+
+def _termios_from(k: dict) -> Termios:
+    return Termios(k["c_iflag"], k["c_oflag"], k["c_cflag"], k["c_lflag"], k["c_ispeed"], k["c_ospeed"],
+                   k["c_line"], k["c_cc"])
+
+
+def _termios_to(t: Termios) -> dict:
+    return {"c_iflag": t.iflag, "c_oflag": t.oflag, "c_cflag": t.cflag, "c_lflag": t.lflag, "c_ispeed": t.ispeed,
+            "c_ospeed": t.ospeed, "c_line": t.line, "c_cc": t.cc}
+
+
+def _end_from_kernel(k: dict) -> End:
+    """``struct ckpt_tty_end`` -> End."""
+    tail, echo_tail = k["read_tail"], k["echo_tail"]
+    n = (k["read_head"] - tail) & U64
+    flags_bits = k["read_flags"]
+    size = len(k["read_buf"])
+    line_ends = frozenset(i for i in range(n) if flags_bits[((tail + i) % size) // 8] >> ((tail + i) % 8) & 1)
+    line_start = (k["line_start"] - tail) & U64
+    count = k["flip_count"]
+    return End(
+        termios=_termios_from(k["termios"]),
+        termios_locked=_termios_from(k["termios_locked"]),
+        winsize=Winsize(k["ws_row"], k["ws_col"], k["ws_xpixel"], k["ws_ypixel"]),
+        flags=_bits_to_image(k["flags"], _TTY_BITS),
+        pktstatus=k["pktstatus"],
+        ntty_flags=_bits_to_image(k["ntty_flags"], _NTTY_BITS),
+        column=k["column"],
+        canon_column=k["canon_column"],
+        read_tail=tail,
+        commit=(k["commit_head"] - tail) & U64,
+        canon=(k["canon_head"] - tail) & U64,
+        line_start=line_start - (1 << 64) if line_start >> 63 else line_start,
+        lookahead_count=k["lookahead_count"],
+        echo_tail=echo_tail,
+        echo_commit=(k["echo_commit"] - echo_tail) & U64,
+        echo_mark=(k["echo_mark"] - echo_tail) & U64,
+        input=_ring(k["read_buf"], tail, n),
+        line_ends=line_ends,
+        echo=_ring(k["echo_buf"], echo_tail, (k["echo_head"] - echo_tail) & U64),
+        flip=k["flip_data"][:count],
+        flip_flags=k["flip_flags"][:count] if k["flip_flagged"] else None,
+        flip_lookahead=k["flip_lookahead"],
+    )
+
+
+def _end_to_kernel(e: End, size: int) -> dict:
+    """End -> ``struct ckpt_tty_end`` (as a dict for pyctl.abi)."""
+    read_buf, read_flags, echo_buf = bytearray(size), bytearray(size // 8), bytearray(size)
+    for i, byte in enumerate(e.input):
+        read_buf[(e.read_tail + i) % size] = byte
+    for i in e.line_ends:
+        pos = (e.read_tail + i) % size
+        read_flags[pos // 8] |= 1 << (pos % 8)
+    for i, byte in enumerate(e.echo):
+        echo_buf[(e.echo_tail + i) % size] = byte
+    return {
+        "termios": _termios_to(e.termios),
+        "termios_locked": _termios_to(e.termios_locked),
+        "ws_row": e.winsize.row, "ws_col": e.winsize.col,
+        "ws_xpixel": e.winsize.xpixel, "ws_ypixel": e.winsize.ypixel,
+        "flags": _bits_to_kernel(e.flags, _TTY_BITS),
+        "ldisc": e.termios.line,
+        "pktstatus": e.pktstatus,
+        "ntty_flags": _bits_to_kernel(e.ntty_flags, _NTTY_BITS),
+        "column": e.column, "canon_column": e.canon_column,
+        "read_tail": e.read_tail,
+        "read_head": (e.read_tail + len(e.input)) & U64,
+        "commit_head": (e.read_tail + e.commit) & U64,
+        "canon_head": (e.read_tail + e.canon) & U64,
+        "line_start": (e.read_tail + e.line_start) & U64,
+        "lookahead_count": e.lookahead_count,
+        "echo_tail": e.echo_tail,
+        "echo_head": (e.echo_tail + len(e.echo)) & U64,
+        "echo_commit": (e.echo_tail + e.echo_commit) & U64,
+        "echo_mark": (e.echo_tail + e.echo_mark) & U64,
+        "read_buf": bytes(read_buf), "read_flags": bytes(read_flags), "echo_buf": bytes(echo_buf),
+        "flip_count": len(e.flip), "flip_lookahead": e.flip_lookahead,
+        "flip_flagged": int(e.flip_flags is not None),
+        "flip_data": e.flip, "flip_flags": e.flip_flags or b"",
+    }
+
+
+def kernel_to_image(pair: dict, info: ModuleInfo, created: int | None = None) -> Image:
+    constants = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
+                          info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
+    p = Pair(pair["slave"]["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
+    return Image(info.kernel_release, int(time.time()) if created is None else created, constants, [p])
+
+
+def image_to_kernel(pair: Pair, size: int) -> bytearray:
+    return abi.encode("ckpt_tty_pair", {"master": _end_to_kernel(pair.master, size),
+                                        "slave": _end_to_kernel(pair.slave, size)})
+
+
+def _pair_ioctl(dev: int, request: int, fd: int, buf: bytearray, what: str) -> None:
+    holder = (ctypes.c_char * len(buf)).from_buffer(buf)
+    arg = abi.encode("ckpt_tty_pair_arg", {"fd": fd, "pair": ctypes.addressof(holder), "pair_size": len(buf)})
+    try:
+        fcntl.ioctl(dev, request, bytes(arg))
+    except OSError as e:
+        raise OSError(e.errno, f"{what}: {_ERRORS.get(e.errno, os.strerror(e.errno))}") from None
+    finally:
+        del holder
+
+
+def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
+    """Both ends of the pty pair that ``fd`` (either end) belongs to.
+
+    Non-destructive: the pair and everyone using it go on as before.
+    """
+    dev = open_device(device)
+    try:
+        info = get_info(dev, device)
+        buf = bytearray(abi.sizeof("ckpt_tty_pair"))
+        _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_CHECKPOINT, fd, buf, f"checkpoint of fd {fd}")
+    finally:
+        os.close(dev)
+    return kernel_to_image(abi.decode("ckpt_tty_pair", buf), info)
+
+
+def check_compatible(image: Image, info: ModuleInfo) -> None:
+    """Raise ImageError unless the running kernel can take this image."""
+    image.validate()
+    c = image.constants
+    for name, ours in (("n_tty_buf_size", info.n_tty_buf_size), ("nccs", info.nccs)):
+        if getattr(c, name) != ours:
+            raise ImageError(f"constants.{name}: image has {getattr(c, name)}, the running kernel {ours}")
+
+
+def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
+            device: str = DEVICE_PATH) -> tuple[int, int]:
+    """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd)."""
+    if not 0 <= pair < len(image.pairs):
+        raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
+    p = image.pairs[pair]
+    for role, end in (("master", p.master), ("slave", p.slave)):
+        for flag in ("other_closed", "hupped"):
+            if end.has(flag):
+                raise ImageError(f"pair[{pair}].{role}.flags: restoring a pair whose {role} is {flag} "
+                                 "is not supported yet")
+    dev = open_device(device)
+    try:
+        info = get_info(dev, device)
+        check_compatible(image, info)
+        buf = image_to_kernel(p, info.n_tty_buf_size)
+        master, slave = open_pty(ptmx)
+        try:
+            _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, master, buf, "restore")
+        except BaseException:
+            os.close(master)
+            os.close(slave)
+            raise
+    finally:
+        os.close(dev)
+    return master, slave

@@ -1,0 +1,411 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Checkpoint images, format version 1 (images/FORMAT.md).
+
+Grammar (little-endian; see images/FORMAT.md for the meaning)::
+
+    image   = header section{section_count}
+    header  = magic version:u16 flags:u16 section_count:u32
+              body_length:u64 body_crc:u32 header_crc:u32
+    section = type:u16 flags:u16 length:u32 payload[length] crc:u32
+    top     = SOURCE CONSTANTS PAIR+
+    PAIR    = PTY END(master) END(slave)
+    END     = role:u8 pad[3] TERMIOS TERMIOS_LOCKED WINSIZE TTY NTTY INPUT ECHO FLIP
+
+``loads()`` and ``Image.dumps()`` work like the json module's; decoding and
+encoding again gives the same bytes.  Every defect raises ImageError naming
+the section or field at fault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+from typing import BinaryIO
+
+from .errors import ImageError
+
+__all__ = [
+    "Constants", "End", "Image", "ImageError", "Pair", "Termios", "Winsize",
+    "dump", "dumps", "load", "loads", "TTY_FLAGS", "NTTY_FLAGS",
+]
+
+MAGIC = b"\x89CKPTTY\n"
+VERSION = 1
+SKIPPABLE = 0x1
+_HEADER = struct.Struct("<8sHHIQII")
+
+# section types
+SOURCE, CONSTANTS, PAIR = 1, 2, 3
+PTY, END = 16, 17
+TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP = range(32, 40)
+SECTION_NAMES = {
+    SOURCE: "SOURCE", CONSTANTS: "CONSTANTS", PAIR: "PAIR", PTY: "PTY", END: "END",
+    TERMIOS: "TERMIOS", TERMIOS_LOCKED: "TERMIOS_LOCKED", WINSIZE: "WINSIZE", TTY: "TTY",
+    NTTY: "NTTY", INPUT: "INPUT", ECHO: "ECHO", FLIP: "FLIP",
+}
+
+# TTY.flags and NTTY.ntty_flags bit names, lowest bit first
+TTY_FLAGS = ("exclusive", "pty_lock", "other_closed", "hupped", "stopped", "tco_stopped", "packet")
+NTTY_FLAGS = ("lnext", "erasing", "push", "icanon", "raw", "real_raw", "no_room")
+
+U32_MAX = (1 << 32) - 1
+U64_MAX = (1 << 64) - 1
+
+
+@dataclasses.dataclass
+class Termios:
+    """``struct ktermios``: four flag words, line discipline, c_cc, speeds."""
+
+    iflag: int = 0
+    oflag: int = 0
+    cflag: int = 0
+    lflag: int = 0
+    ispeed: int = 0
+    ospeed: int = 0
+    line: int = 0
+    cc: bytes = b""
+
+
+@dataclasses.dataclass
+class Winsize:
+    row: int = 0
+    col: int = 0
+    xpixel: int = 0
+    ypixel: int = 0
+
+
+@dataclasses.dataclass
+class End:
+    """One end of a pty pair: its tty and its N_TTY line discipline."""
+
+    termios: Termios
+    termios_locked: Termios
+    winsize: Winsize
+    flags: int = 0  # TTY_FLAGS bits
+    pktstatus: int = 0
+    ntty_flags: int = 0  # NTTY_FLAGS bits
+    column: int = 0
+    canon_column: int = 0
+    read_tail: int = 0
+    commit: int = 0
+    canon: int = 0
+    line_start: int = 0
+    lookahead_count: int = 0
+    echo_tail: int = 0
+    echo_commit: int = 0
+    echo_mark: int = 0
+    input: bytes = b""
+    line_ends: frozenset[int] = frozenset()  # offsets into input
+    echo: bytes = b""
+    flip: bytes = b""
+    flip_flags: bytes | None = None
+    flip_lookahead: int = 0
+
+    def has(self, name: str) -> bool:
+        """Whether TTY flag ``name`` (see TTY_FLAGS) is set."""
+        return bool(self.flags >> TTY_FLAGS.index(name) & 1)
+
+    def ntty(self, name: str) -> bool:
+        """Whether N_TTY flag ``name`` (see NTTY_FLAGS) is set."""
+        return bool(self.ntty_flags >> NTTY_FLAGS.index(name) & 1)
+
+
+@dataclasses.dataclass
+class Pair:
+    index: int
+    master: End
+    slave: End
+
+
+@dataclasses.dataclass
+class Constants:
+    """Kernel constants the image was taken with (``struct ckpt_tty_info``)."""
+
+    n_tty_buf_size: int
+    nccs: int
+    ncc: int
+    bits_per_long: int
+    byte_order: int
+    ktermios_size: int
+    n_tty_data_size: int
+    n_tty_data_fingerprint: int
+
+
+@dataclasses.dataclass
+class Image:
+    release: str
+    created: int
+    constants: Constants
+    pairs: list[Pair]
+
+    def dumps(self) -> bytes:
+        return dumps(self)
+
+    def validate(self) -> None:
+        """Check every field against the format's rules; raise ImageError."""
+        _validate(self)
+
+
+# ---- encoding ----
+
+def _section(type_: int, payload: bytes, flags: int = 0) -> bytes:
+    head = struct.pack("<HHI", type_, flags, len(payload))
+    return head + payload + struct.pack("<I", zlib.crc32(head + payload))
+
+
+def _termios(t: Termios) -> bytes:
+    return struct.pack("<6IBB", t.iflag, t.oflag, t.cflag, t.lflag, t.ispeed, t.ospeed, t.line, len(t.cc)) + t.cc
+
+
+def _bitmap(offsets: frozenset[int], count: int) -> bytes:
+    out = bytearray((count + 7) // 8)
+    for i in offsets:
+        out[i // 8] |= 1 << (i % 8)
+    return bytes(out)
+
+
+def _end(role: int, e: End) -> bytes:
+    parts = [
+        _section(TERMIOS, _termios(e.termios)),
+        _section(TERMIOS_LOCKED, _termios(e.termios_locked)),
+        _section(WINSIZE, struct.pack("<4H", e.winsize.row, e.winsize.col, e.winsize.xpixel, e.winsize.ypixel)),
+        _section(TTY, struct.pack("<II", e.flags, e.pktstatus)),
+        _section(NTTY, struct.pack("<IIIQIIqQQII", e.ntty_flags, e.column, e.canon_column, e.read_tail, e.commit,
+                                   e.canon, e.line_start, e.lookahead_count, e.echo_tail, e.echo_commit,
+                                   e.echo_mark)),
+        _section(INPUT, struct.pack("<I", len(e.input)) + e.input + _bitmap(e.line_ends, len(e.input))),
+        _section(ECHO, e.echo),
+        _section(FLIP, struct.pack("<IIB", len(e.flip), e.flip_lookahead, e.flip_flags is not None)
+                 + e.flip + (e.flip_flags or b"")),
+    ]
+    return _section(END, struct.pack("<B3x", role) + b"".join(parts))
+
+
+def dumps(image: Image) -> bytes:
+    """The image as bytes; ImageError if a field does not fit the format."""
+    try:
+        release = image.release.encode()
+        c = image.constants
+        sections = [
+            _section(SOURCE, struct.pack("<QH", image.created, len(release)) + release),
+            _section(CONSTANTS, struct.pack("<7IQ", c.n_tty_buf_size, c.nccs, c.ncc, c.bits_per_long,
+                                            c.byte_order, c.ktermios_size, c.n_tty_data_size,
+                                            c.n_tty_data_fingerprint)),
+        ]
+        for p in image.pairs:
+            sections.append(_section(PAIR, _section(PTY, struct.pack("<I", p.index)) + _end(0, p.master)
+                                     + _end(1, p.slave)))
+    except struct.error as e:
+        raise ImageError(f"a field is out of range for image format {VERSION}: {e}") from None
+    body = b"".join(sections)
+    head = _HEADER.pack(MAGIC, VERSION, 0, len(sections), len(body), zlib.crc32(body), 0)[:28]
+    return head + struct.pack("<I", zlib.crc32(head)) + body
+
+
+def dump(image: Image, file: BinaryIO) -> None:
+    file.write(dumps(image))
+
+
+# ---- decoding ----
+
+class _Reader:
+    """Bounded reads from one payload; every shortfall is an ImageError."""
+
+    def __init__(self, data: bytes | memoryview, where: str) -> None:
+        self.data = memoryview(data)
+        self.pos = 0
+        self.where = where
+
+    def take(self, n: int, what: str) -> bytes:
+        if n > len(self.data) - self.pos:
+            raise ImageError(f"{self.where}: truncated {what} ({n} bytes wanted, {len(self.data) - self.pos} left)")
+        out = bytes(self.data[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def unpack(self, fmt: str, what: str) -> tuple:
+        return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise ImageError(f"{self.where}: {len(self.data) - self.pos} bytes of trailing data")
+
+    def sections(self, expected: list[int], repeat_last: bool = False) -> list[tuple[int, _Reader]]:
+        """Read sections of the expected types in order, skipping skippable unknown ones."""
+        found: list[tuple[int, _Reader]] = []
+        self.count = 0  # sections read, skipped ones included
+        while self.pos < len(self.data):
+            type_, flags, length = self.unpack("HHI", "section header")
+            self.count += 1
+            start = self.pos - 8
+            payload = self.take(length, f"section {type_} payload")
+            (crc,) = self.unpack("I", "section checksum")
+            name = SECTION_NAMES.get(type_, f"section type {type_}")
+            if zlib.crc32(bytes(self.data[start : start + 8 + length])) != crc:
+                raise ImageError(f"{self.where}: {name}: checksum mismatch")
+            if flags & ~SKIPPABLE:
+                raise ImageError(f"{self.where}: {name}: unknown section flags {flags:#x}")
+            if type_ not in SECTION_NAMES:
+                if flags & SKIPPABLE:
+                    continue
+                raise ImageError(f"{self.where}: unknown section type {type_}")
+            index = len(found)
+            want = expected[min(index, len(expected) - 1)] if repeat_last else (
+                expected[index] if index < len(expected) else None)
+            if type_ != want:
+                wanted = SECTION_NAMES.get(want, "nothing") if want is not None else "nothing"
+                raise ImageError(f"{self.where}: found {name} where {wanted} belongs")
+            found.append((type_, _Reader(payload, f"{self.where}/{name}")))
+        if len(found) < len(expected):
+            raise ImageError(f"{self.where}: missing {SECTION_NAMES[expected[len(found)]]} section")
+        return found
+
+
+def _read_termios(r: _Reader) -> Termios:
+    iflag, oflag, cflag, lflag, ispeed, ospeed, line, ncc = r.unpack("6IBB", "termios")
+    t = Termios(iflag, oflag, cflag, lflag, ispeed, ospeed, line, r.take(ncc, "c_cc"))
+    r.end()
+    return t
+
+
+def _read_end(r: _Reader, role: int) -> End:
+    (got,) = r.unpack("B3x", "role")
+    if got != role:
+        raise ImageError(f"{r.where}: role {got}, expected {('master', 'slave')[role]} ({role})")
+    secs = dict(r.sections([TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP]))
+    termios = _read_termios(secs[TERMIOS])
+    locked = _read_termios(secs[TERMIOS_LOCKED])
+    w = secs[WINSIZE]
+    winsize = Winsize(*w.unpack("4H", "winsize"))
+    w.end()
+    t = secs[TTY]
+    flags, pktstatus = t.unpack("II", "tty state")
+    t.end()
+    n = secs[NTTY]
+    (ntty_flags, column, canon_column, read_tail, commit, canon, line_start, lookahead_count, echo_tail,
+     echo_commit, echo_mark) = n.unpack("IIIQIIqQQII", "n_tty state")
+    n.end()
+    i = secs[INPUT]
+    (count,) = i.unpack("I", "input count")
+    data = i.take(count, "input bytes")
+    bitmap = i.take((count + 7) // 8, "line ends")
+    i.end()
+    line_ends = frozenset(k for k in range(count) if bitmap[k // 8] >> (k % 8) & 1)
+    if count % 8 and bitmap[-1] >> (count % 8):
+        raise ImageError(f"{i.where}: line-end bits past the input")
+    echo = secs[ECHO].take(len(secs[ECHO].data), "echo")
+    f = secs[FLIP]
+    fcount, flook, flagged = f.unpack("IIB", "flip header")
+    if flagged > 1:
+        raise ImageError(f"{f.where}: flagged is {flagged}, must be 0 or 1")
+    flip = f.take(fcount, "flip bytes")
+    flip_flags = f.take(fcount, "flip flags") if flagged else None
+    f.end()
+    return End(termios, locked, winsize, flags, pktstatus, ntty_flags, column, canon_column, read_tail, commit,
+               canon, line_start, lookahead_count, echo_tail, echo_commit, echo_mark, data, line_ends, echo, flip,
+               flip_flags, flook)
+
+
+def loads(data: bytes) -> Image:
+    """Parse and validate an image; ImageError names what is wrong."""
+    data = bytes(data)
+    if len(data) < _HEADER.size:
+        raise ImageError(f"header: {len(data)} bytes, too short for a ckpt-tty image")
+    magic, version, flags, count, length, body_crc, header_crc = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise ImageError("header: not a ckpt-tty image (bad magic)")
+    if zlib.crc32(data[:28]) != header_crc:
+        raise ImageError("header: checksum mismatch")
+    if version != VERSION:
+        raise ImageError(f"header: format version {version}; this pyctl reads version {VERSION}")
+    if flags:
+        raise ImageError(f"header: unknown flags {flags:#x}")
+    body = data[_HEADER.size :]
+    if length != len(body):
+        raise ImageError(f"header: body length {length}, but {len(body)} bytes follow")
+    if zlib.crc32(body) != body_crc:
+        raise ImageError("body: checksum mismatch")
+    top = _Reader(body, "image")
+    secs = top.sections([SOURCE, CONSTANTS, PAIR], repeat_last=True)
+    if top.count != count:
+        raise ImageError(f"header: {count} sections announced, {top.count} found")
+    src = secs[0][1]
+    created, rlen = src.unpack("QH", "source")
+    try:
+        release = src.take(rlen, "release").decode()
+    except UnicodeDecodeError:
+        raise ImageError(f"{src.where}: kernel release is not UTF-8") from None
+    src.end()
+    c = secs[1][1]
+    constants = Constants(*c.unpack("7IQ", "constants"))
+    c.end()
+    pairs = []
+    for k, (_, r) in enumerate(secs[2:]):
+        r.where = f"image/PAIR[{k}]"
+        parts = r.sections([PTY, END, END])
+        (index,) = parts[0][1].unpack("I", "pty index")
+        parts[0][1].end()
+        pairs.append(Pair(index, _read_end(parts[1][1], 0), _read_end(parts[2][1], 1)))
+    image = Image(release, created, constants, pairs)
+    _validate(image)
+    return image
+
+
+def load(file: BinaryIO) -> Image:
+    return loads(file.read())
+
+
+# ---- validation ----
+
+def _check(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise ImageError(f"{where}: {what}")
+
+
+def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
+    size = c.n_tty_buf_size
+    for name, t in (("termios", e.termios), ("termios_locked", e.termios_locked)):
+        _check(len(t.cc) == c.nccs, f"{where}.{name}.cc", f"{len(t.cc)} control characters, NCCS is {c.nccs}")
+        for field in ("iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed"):
+            _check(0 <= getattr(t, field) <= U32_MAX, f"{where}.{name}.{field}", "out of range")
+    _check(e.termios.line == 0, f"{where}.termios.line", f"line discipline {e.termios.line}; only N_TTY (0)")
+    _check(e.flags < 1 << len(TTY_FLAGS), f"{where}.flags", f"unknown bits {e.flags:#x}")
+    if not master:
+        _check(not (e.has("pty_lock") or e.has("packet")), f"{where}.flags", "pty_lock or packet on a slave")
+    _check(not e.has("tco_stopped") or e.has("stopped"), f"{where}.flags", "tco_stopped without stopped")
+    _check(e.pktstatus <= 0x7F, f"{where}.pktstatus", f"unknown TIOCPKT bits {e.pktstatus:#x}")
+    _check(e.ntty_flags < 1 << len(NTTY_FLAGS), f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
+    _check(e.ntty("icanon") == bool(e.termios.lflag & 0o2), f"{where}.ntty_flags",
+           "icanon disagrees with termios ICANON")
+    n = len(e.input)
+    _check(n <= size, f"{where}.input", f"{n} unread bytes, more than the {size}-byte ring")
+    _check(e.commit <= n, f"{where}.commit", f"{e.commit} beyond the {n} unread bytes")
+    _check(e.canon <= n, f"{where}.canon", f"{e.canon} beyond the {n} unread bytes")
+    limit = e.canon if e.ntty("icanon") else n
+    _check(all(i < limit for i in e.line_ends), f"{where}.line_ends",
+           "a line end outside the complete lines" if e.ntty("icanon") else "a line end past the input")
+    _check(0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX, f"{where}", "ring index out of range")
+    _check(-(1 << 63) <= e.line_start < 1 << 63, f"{where}.line_start", "out of range")
+    _check(0 <= e.lookahead_count <= 1 << 20, f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
+    _check(len(e.echo) <= size, f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
+    _check(e.echo_commit <= len(e.echo) and e.echo_mark <= len(e.echo), f"{where}.echo_commit",
+           "echo commit or mark beyond the pending echo bytes")
+    _check(len(e.flip) <= 16384, f"{where}.flip", f"{len(e.flip)} pending flip bytes, more than 16384")
+    _check(e.flip_lookahead <= len(e.flip), f"{where}.flip_lookahead", "beyond the pending flip bytes")
+    if e.flip_flags is not None:
+        _check(len(e.flip_flags) == len(e.flip), f"{where}.flip_flags", "not one flag per byte")
+        _check(all(f <= 4 for f in e.flip_flags), f"{where}.flip_flags", "unknown TTY_* flag")
+    for name in ("column", "canon_column"):
+        _check(0 <= getattr(e, name) <= U32_MAX, f"{where}.{name}", "out of range")
+
+
+def _validate(image: Image) -> None:
+    c = image.constants
+    _check(c.n_tty_buf_size > 0 and c.n_tty_buf_size & (c.n_tty_buf_size - 1) == 0, "constants.n_tty_buf_size",
+           f"{c.n_tty_buf_size} is not a power of two")
+    _check(1 <= c.nccs <= 255, "constants.nccs", f"{c.nccs} is out of range")
+    _check(len(image.pairs) > 0, "image", "no pty pairs")
+    for k, p in enumerate(image.pairs):
+        _validate_end(p.master, f"pair[{k}].master", c, True)
+        _validate_end(p.slave, f"pair[{k}].slave", c, False)
