@@ -398,6 +398,8 @@ static bool ckpt_tty_ring_bit(const u8 *bytes, u64 pos)
 static int ckpt_tty_check_end(const struct ckpt_tty_end *e, bool master)
 {
 	u64 unread = e->read_head - e->read_tail, pending_echo = e->echo_head - e->echo_tail, i;
+	/* n_tty keeps canon_head current in this mode, commit_head otherwise */
+	bool canonical = (e->termios.c_lflag & ICANON) && !(e->termios.c_lflag & EXTPROC);
 	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
 	u32 j;
 
@@ -421,21 +423,26 @@ static int ckpt_tty_check_end(const struct ckpt_tty_end *e, bool master)
 	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
 			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
 		return -EINVAL;
-	/* Ring positions: read_tail <= commit_head, canon_head <= read_head <= read_tail + size */
-	if (unread > CKPT_TTY_RING_SIZE ||
-	    !ckpt_tty_in_window(e->commit_head, e->read_tail, unread) ||
-	    !ckpt_tty_in_window(e->canon_head, e->read_tail, unread))
+	/*
+	 * Ring positions: read_tail <= read_head <= read_tail + size, and the
+	 * live one of canon_head and commit_head in between.  The stale one,
+	 * line_start (only ever written) and echo_mark (reset on the next
+	 * commit) are kept as found: no value of them reaches memory outside
+	 * the rings, which every access masks.
+	 */
+	if (unread > CKPT_TTY_RING_SIZE)
 		return -EINVAL;
-	/* n_tty only ever writes line_start; any value is harmless. */
+	if (canonical && !ckpt_tty_in_window(e->canon_head, e->read_tail, unread))
+		return -EINVAL;
+	if (!canonical && !ckpt_tty_in_window(e->commit_head, e->read_tail, unread))
+		return -EINVAL;
 	if (pending_echo > CKPT_TTY_RING_SIZE ||
-	    !ckpt_tty_in_window(e->echo_commit, e->echo_tail, pending_echo) ||
-	    !ckpt_tty_in_window(e->echo_mark, e->echo_tail, pending_echo))
+	    !ckpt_tty_in_window(e->echo_commit, e->echo_tail, pending_echo))
 		return -EINVAL;
 	/* Line ends only on unread bytes, and never in a partial canonical line. */
 	for (i = 0; i < CKPT_TTY_RING_SIZE; i++) {
 		u64 pos = e->read_tail + i;
-		bool allowed_bit = i < unread &&
-			(!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) || i < e->canon_head - e->read_tail);
+		bool allowed_bit = i < unread && (!canonical || i < e->canon_head - e->read_tail);
 
 		if (ckpt_tty_ring_bit(e->read_flags, pos) && !allowed_bit)
 			return -EINVAL;

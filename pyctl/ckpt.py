@@ -47,6 +47,12 @@ def _bits_to_kernel(value: int, table: dict[str, int]) -> int:
     return sum(table[name] for i, name in enumerate(table) if value >> i & 1)
 
 
+def _signed(distance: int) -> int:
+    """Distance between two free-running size_t indices, as a signed number."""
+    distance &= U64
+    return distance - (1 << 64) if distance >> 63 else distance
+
+
 def _ring(ring: bytes, start: int, count: int) -> bytes:
     size = len(ring)
     pos = start % size
@@ -71,7 +77,6 @@ def _end_from_kernel(k: dict) -> End:
     flags_bits = k["read_flags"]
     size = len(k["read_buf"])
     line_ends = frozenset(i for i in range(n) if flags_bits[((tail + i) % size) // 8] >> ((tail + i) % 8) & 1)
-    line_start = (k["line_start"] - tail) & U64
     count = k["flip_count"]
     return End(
         termios=_termios_from(k["termios"]),
@@ -83,13 +88,13 @@ def _end_from_kernel(k: dict) -> End:
         column=k["column"],
         canon_column=k["canon_column"],
         read_tail=tail,
-        commit=(k["commit_head"] - tail) & U64,
-        canon=(k["canon_head"] - tail) & U64,
-        line_start=line_start - (1 << 64) if line_start >> 63 else line_start,
+        commit=_signed(k["commit_head"] - tail),
+        canon=_signed(k["canon_head"] - tail),
+        line_start=_signed(k["line_start"] - tail),
         lookahead_count=k["lookahead_count"],
         echo_tail=echo_tail,
-        echo_commit=(k["echo_commit"] - echo_tail) & U64,
-        echo_mark=(k["echo_mark"] - echo_tail) & U64,
+        echo_commit=_signed(k["echo_commit"] - echo_tail),
+        echo_mark=_signed(k["echo_mark"] - echo_tail),
         input=_ring(k["read_buf"], tail, n),
         line_ends=line_ends,
         echo=_ring(k["echo_buf"], echo_tail, (k["echo_head"] - echo_tail) & U64),

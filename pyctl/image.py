@@ -171,7 +171,7 @@ def _end(role: int, e: End) -> bytes:
         _section(TERMIOS_LOCKED, _termios(e.termios_locked)),
         _section(WINSIZE, struct.pack("<4H", e.winsize.row, e.winsize.col, e.winsize.xpixel, e.winsize.ypixel)),
         _section(TTY, struct.pack("<II", e.flags, e.pktstatus)),
-        _section(NTTY, struct.pack("<IIIQIIqQQII", e.ntty_flags, e.column, e.canon_column, e.read_tail, e.commit,
+        _section(NTTY, struct.pack("<IIIQqqqQQqq", e.ntty_flags, e.column, e.canon_column, e.read_tail, e.commit,
                                    e.canon, e.line_start, e.lookahead_count, e.echo_tail, e.echo_commit,
                                    e.echo_mark)),
         _section(INPUT, struct.pack("<I", len(e.input)) + e.input + _bitmap(e.line_ends, len(e.input))),
@@ -284,7 +284,7 @@ def _read_end(r: _Reader, role: int) -> End:
     t.end()
     n = secs[NTTY]
     (ntty_flags, column, canon_column, read_tail, commit, canon, line_start, lookahead_count, echo_tail,
-     echo_commit, echo_mark) = n.unpack("IIIQIIqQQII", "n_tty state")
+     echo_commit, echo_mark) = n.unpack("IIIQqqqQQqq", "n_tty state")
     n.end()
     i = secs[INPUT]
     (count,) = i.unpack("I", "input count")
@@ -358,6 +358,14 @@ def load(file: BinaryIO) -> Image:
 
 # ---- validation ----
 
+ICANON, EXTPROC = 0o2, 0o200000  # include/uapi/asm-generic/termbits.h
+
+
+def canonical(e: End) -> bool:
+    """N_TTY reads by lines (ICANON without EXTPROC): canon_head is live."""
+    return bool(e.termios.lflag & ICANON) and not e.termios.lflag & EXTPROC
+
+
 def _check(cond: bool, where: str, what: str) -> None:
     if not cond:
         raise ImageError(f"{where}: {what}")
@@ -380,17 +388,20 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
            "icanon disagrees with termios ICANON")
     n = len(e.input)
     _check(n <= size, f"{where}.input", f"{n} unread bytes, more than the {size}-byte ring")
-    _check(e.commit <= n, f"{where}.commit", f"{e.commit} beyond the {n} unread bytes")
-    _check(e.canon <= n, f"{where}.canon", f"{e.canon} beyond the {n} unread bytes")
-    limit = e.canon if e.ntty("icanon") else n
+    for name in ("commit", "canon", "line_start", "echo_commit", "echo_mark"):
+        _check(-(1 << 63) <= getattr(e, name) < 1 << 63, f"{where}.{name}", "out of range")
+    # N_TTY keeps one of canon_head and commit_head up to date; the other is stale and unused.
+    if canonical(e):
+        _check(0 <= e.canon <= n, f"{where}.canon", f"{e.canon} outside the {n} unread bytes")
+    else:
+        _check(0 <= e.commit <= n, f"{where}.commit", f"{e.commit} outside the {n} unread bytes")
+    limit = e.canon if canonical(e) else n
     _check(all(i < limit for i in e.line_ends), f"{where}.line_ends",
-           "a line end outside the complete lines" if e.ntty("icanon") else "a line end past the input")
+           "a line end outside the complete lines" if canonical(e) else "a line end past the input")
     _check(0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX, f"{where}", "ring index out of range")
-    _check(-(1 << 63) <= e.line_start < 1 << 63, f"{where}.line_start", "out of range")
     _check(0 <= e.lookahead_count <= 1 << 20, f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
     _check(len(e.echo) <= size, f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
-    _check(e.echo_commit <= len(e.echo) and e.echo_mark <= len(e.echo), f"{where}.echo_commit",
-           "echo commit or mark beyond the pending echo bytes")
+    _check(0 <= e.echo_commit <= len(e.echo), f"{where}.echo_commit", "outside the pending echo bytes")
     _check(len(e.flip) <= 16384, f"{where}.flip", f"{len(e.flip)} pending flip bytes, more than 16384")
     _check(e.flip_lookahead <= len(e.flip), f"{where}.flip_lookahead", "beyond the pending flip bytes")
     if e.flip_flags is not None:

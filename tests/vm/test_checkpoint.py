@@ -1,0 +1,303 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Checkpoint a live pair, restore it into a new one, and compare what userspace sees.
+
+Each test puts a pair into some state, restores its checkpoint into a second
+pair, then does the same things to both and requires the same results from
+every read(), ioctl and tcgetattr: the original is the ground truth.
+"""
+
+import errno
+import os
+import select
+import struct
+import termios
+import threading
+import time
+
+import pytest
+
+import pyctl
+
+from .ttyutil import (TIOCEXCL, TIOCPKT, Pairs, get_termios2, observable, raw_mode, reads, set_termios2,
+                      set_winsize, settle)
+
+
+@pytest.fixture
+def pairs(module_loaded):
+    p = Pairs()
+    yield p
+    p.close()
+
+
+def same(a, b, *ops):
+    """Run each op on both pairs; every result must be equal."""
+    for op in ops:
+        ra, rb = op(*a), op(*b)
+        assert ra == rb, f"{op.__name__ if hasattr(op, '__name__') else op}: original {ra!r}, restored {rb!r}"
+
+
+def slave_reads(m, s):
+    return reads(s)
+
+
+def master_reads(m, s):
+    return reads(m)
+
+
+def state(m, s):
+    return observable(m, s)
+
+
+def typed(data):
+    def op(m, s):
+        os.write(m, data)
+        settle()
+    op.__name__ = f"type {data!r}"
+    return op
+
+
+def written(data):
+    def op(m, s):
+        os.write(s, data)
+        settle()
+    op.__name__ = f"program writes {data!r}"
+    return op
+
+
+def test_unread_lines_keep_their_boundaries(pairs):
+    a = pairs.new()
+    typed(b"first\nsecond\n\nthird\n")(*a)
+    b = pairs.twin(a[0])
+    same(a, b, state, master_reads)
+    expected = [b"first\n", b"second\n", b"\n", b"third\n"]
+    assert reads(b[1]) == expected
+    assert reads(a[1]) == expected
+
+
+def test_lines_read_back_exactly(pairs):
+    a = pairs.new()
+    typed(b"one\ntwo\n")(*a)
+    b = pairs.twin(a[1])  # from the slave's fd this time
+    assert reads(b[1]) == [b"one\n", b"two\n"]
+    assert reads(a[1]) == [b"one\n", b"two\n"]
+
+
+def test_half_typed_line_completed_and_edited_after_restore(pairs):
+    a = pairs.new()
+    typed(b"echo hello wor")(*a)
+    reads(a[0])  # the echo, consumed by the terminal side already
+    b = pairs.twin(a[0])
+    assert reads(b[1]) == [] and reads(a[1]) == []  # no line yet
+    same(a, b, typed(b"\x7f\x7fld\n"), slave_reads, master_reads, state)
+    assert reads(b[1]) == []
+
+
+def test_half_line_is_what_the_reader_gets(pairs):
+    a = pairs.new()
+    typed(b"echo hello wor")(*a)
+    b = pairs.twin(a[0])
+    os.write(b[0], b"ld\n")
+    assert reads(b[1]) == [b"echo hello world\n"]
+
+
+@pytest.mark.parametrize("keys", [
+    b"\x15new line\n",  # VKILL
+    b"\x17\x17X\n",  # VWERASE twice
+    b"\x16\x03\n",  # VLNEXT then ^C: a literal
+    b"\x04",  # VEOF pushes the partial line
+    b"\x12\n",  # VREPRINT
+    b"\t\x7f\x7fz\n",  # tab erase
+])
+def test_editing_keys_act_on_the_restored_line(pairs, keys):
+    a = pairs.new()
+    typed(b"some partial words")(*a)
+    b = pairs.twin(a[0])
+    same(a, b, master_reads, typed(keys), slave_reads, master_reads, state)
+
+
+def test_lnext_pending_at_checkpoint(pairs):
+    a = pairs.new()
+    typed(b"abc\x16")(*a)  # the next key is literal
+    b = pairs.twin(a[0])
+    image = pyctl.checkpoint(a[0])
+    assert image.pairs[0].slave.ntty("lnext")
+    same(a, b, master_reads, typed(b"\x7f\n"), slave_reads, master_reads)
+
+
+def test_program_output_not_yet_read_by_the_terminal(pairs):
+    a = pairs.new()
+    written(b"output line 1\nline 2 without newline")(*a)
+    b = pairs.twin(a[1])
+    same(a, b, master_reads, state)
+
+
+def test_full_buffer_and_pending_flip_data_in_order(pairs):
+    a = pairs.new()
+    raw_mode(a[1])
+    data = bytes(range(256)) * 28  # 7168 bytes: 4095 fill the ring, the rest waits in flip buffers
+    fcntl_flags = os_set_nonblock(a[0])
+    sent = 0
+    while sent < len(data):
+        try:
+            sent += os.write(a[0], data[sent:])
+        except BlockingIOError:
+            break
+    os_restore_flags(a[0], fcntl_flags)
+    settle()
+    image = pyctl.checkpoint(a[0])
+    e = image.pairs[0].slave
+    assert len(e.input) == 4095 and len(e.flip) == sent - 4095 > 0, (len(e.input), len(e.flip), sent)
+    b = pairs.twin(a[0])
+    got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
+    assert got_a == data[:sent]
+    assert got_b == got_a
+
+
+def os_set_nonblock(fd):
+    import fcntl
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    return flags
+
+
+def os_restore_flags(fd, flags):
+    import fcntl
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+
+
+def test_every_control_character_high_flags_and_speeds(pairs):
+    a = pairs.new()
+    cc = bytes(range(1, 20))
+    extproc, cmspar = 0o200000, 0o10000000000  # and IUTF8 (0o40000) below: not in Python's termios
+    iflag, oflag, cflag, lflag, *_ = get_termios2(a[1])
+    bother = 0o010000  # BOTHER in CBAUD, and in CIBAUD (<< 16) for a separate input speed
+    cflag = (cflag & ~0o010017 & ~(0o010017 << 16)) | bother | bother << 16 | cmspar
+    set_termios2(a[1], iflag | 0o40000, oflag, cflag, lflag | extproc, 0, cc, 123457, 98765)
+    b = pairs.twin(a[0])
+    assert get_termios2(b[1]) == get_termios2(a[1])
+    t = get_termios2(b[1])
+    assert t[5] == cc, (t[5], cc)
+    assert t[6:] == (123457, 98765) and t[3] & extproc and t[2] & cmspar
+    same(a, b, state)
+
+
+def test_winsize_both_ends(pairs):
+    a = pairs.new()
+    set_winsize(a[0], 51, 193, 1930, 1020)
+    b = pairs.twin(a[1])
+    same(a, b, state)
+    assert observable(*b)["winsize"] == ((51, 193, 1930, 1020),) * 2
+
+
+def test_packet_mode_and_pending_status(pairs):
+    a = pairs.new()
+    import fcntl
+    fcntl.ioctl(a[0], TIOCPKT, struct.pack("i", 1))
+    termios.tcflush(a[1], termios.TCIFLUSH)  # TIOCPKT_FLUSHREAD for the master's reader
+    written(b"data")(*a)
+    b = pairs.twin(a[0])
+    image = pyctl.checkpoint(b[0])
+    assert image.pairs[0].master.has("packet") and image.pairs[0].slave.pktstatus
+    same(a, b, state, master_reads, master_reads)
+
+
+def test_exclusive_and_pty_lock(pairs):
+    a = pairs.new()
+    import fcntl
+    fcntl.ioctl(a[1], TIOCEXCL)
+    fcntl.ioctl(a[0], 0x40045431, struct.pack("i", 1))  # TIOCSPTLCK
+    b = pairs.twin(a[0])
+    assert observable(*b)["exclusive"] == (0, 1) and observable(*b)["ptlck"] == 1
+    same(a, b, state)
+
+
+def test_stopped_output(pairs):
+    a = pairs.new()
+    termios.tcflow(a[1], termios.TCOOFF)
+    b = pairs.twin(a[0])
+    image = pyctl.checkpoint(b[0])
+    assert image.pairs[0].slave.has("stopped") and image.pairs[0].slave.has("tco_stopped")
+    termios.tcflow(a[1], termios.TCOON)
+    termios.tcflow(b[1], termios.TCOON)
+    same(a, b, written(b"after\n"), master_reads)
+
+
+@pytest.mark.parametrize("vmin, vtime", [(3, 0), (0, 0), (1, 5)])
+def test_raw_and_cbreak_with_vmin_vtime(pairs, vmin, vtime):
+    a = pairs.new()
+    raw_mode(a[1], vmin, vtime)
+    typed(b"xy")(*a)
+    b = pairs.twin(a[0])
+    same(a, b, state, typed(b"z"), slave_reads)
+
+
+def test_blocking_vmin_read_completes_after_restore(pairs):
+    a = pairs.new()
+    raw_mode(a[1], 3, 0)
+    typed(b"ab")(*a)
+    b = pairs.twin(a[0])
+    os.write(b[0], b"c")
+    ready, _, _ = select.select([b[1]], [], [], 5)
+    assert ready and os.read(b[1], 10) == b"abc"
+
+
+def test_checkpoint_while_a_reader_blocks_in_read(pairs):
+    """A sleeping reader holds atomic_read_lock; the checkpoint must not need it."""
+    a = pairs.new()
+    typed(b"partial")(*a)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(os.read(a[1], 100)))
+    reader.start()
+    settle()
+    image = pyctl.checkpoint(a[0])  # would hang if it waited for the reader
+    assert image.pairs[0].slave.input == b"partial"
+    os.write(a[0], b" line\n")
+    reader.join(5)
+    assert got == [b"partial line\n"]
+
+
+def test_checkpoint_changes_nothing(pairs):
+    a = pairs.new()
+    typed(b"abc\ndef")(*a)
+    written(b"out")(*a)
+    before = observable(*a)
+    first = pyctl.checkpoint(a[0])
+    second = pyctl.checkpoint(a[1])
+    assert observable(*a) == before
+    first.created = second.created
+    assert first == second
+    assert reads(a[1]) == [b"abc\n"] and reads(a[0]) == [b"abc\r\ndefout"]
+
+
+def fill_from_program(m, s):
+    """The program writes until the terminal side can take no more.
+
+    The master's ldisc takes data in a worker, so keep going until a write
+    fails at once after the worker had time to run.
+    """
+    flags = os_set_nonblock(s)
+    try:
+        for _ in range(50):
+            wrote = 0
+            while True:
+                try:
+                    wrote += os.write(s, b"o" * 4096)
+                except BlockingIOError:
+                    break
+            if not wrote:
+                return
+            time.sleep(0.2)
+    finally:
+        os_restore_flags(s, flags)
+    raise AssertionError("the terminal side never filled up")
+
+
+def test_echo_pending_when_the_terminal_side_is_full(pairs):
+    """Echoes wait in the echo ring while the master's buffers are full."""
+    a = pairs.new()
+    fill_from_program(*a)
+    typed(b"typed while output waits")(*a)
+    image = pyctl.checkpoint(a[0])
+    assert image.pairs[0].slave.echo, "no pending echo: the test did not fill the master"
+    b = pairs.twin(a[0])
+    same(a, b, state, master_reads, typed(b"\n"), master_reads, slave_reads)

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Ground truth of a pty as userspace sees it, for the VM tests."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+import time
+
+import pyctl
+from pyctl.pty import open_pty
+
+# include/uapi/asm-generic/ioctls.h and termbits.h
+TCGETS2 = 0x802C542A  # _IOR('T', 0x2A, struct termios2)
+TCSETS2 = 0x402C542B  # _IOW('T', 0x2B, struct termios2)
+TIOCGEXCL = 0x80045440
+TIOCGPTLCK = 0x80045439
+TIOCGPKT = 0x80045438
+TIOCPKT = 0x5420
+TIOCEXCL = 0x540C
+TIOCSWINSZ = 0x5414
+TIOCGWINSZ = 0x5413
+TIOCINQ = 0x541B
+TIOCOUTQ = 0x5411
+TERMIOS2 = struct.Struct("=4IB19sII")  # struct termios2: flags, c_line, c_cc[NCCS], speeds
+
+
+def get_termios2(fd: int) -> tuple:
+    return TERMIOS2.unpack(fcntl.ioctl(fd, TCGETS2, bytes(TERMIOS2.size)))
+
+
+def set_termios2(fd: int, iflag, oflag, cflag, lflag, line, cc: bytes, ispeed, ospeed) -> None:
+    fcntl.ioctl(fd, TCSETS2, TERMIOS2.pack(iflag, oflag, cflag, lflag, line, cc, ispeed, ospeed))
+
+
+def get_int(fd: int, request: int) -> int:
+    return struct.unpack("i", fcntl.ioctl(fd, request, b"\0" * 4))[0]
+
+
+def winsize(fd: int) -> tuple:
+    return struct.unpack("4H", fcntl.ioctl(fd, TIOCGWINSZ, b"\0" * 8))
+
+
+def set_winsize(fd: int, row, col, x=0, y=0) -> None:
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("4H", row, col, x, y))
+
+
+def settle() -> None:
+    """Let flush_to_ldisc run: pty data reaches the other side's ldisc in a worker."""
+    time.sleep(0.05)
+
+
+def reads(fd: int, size: int = 65536) -> list[bytes]:
+    """Every read() that returns data right now, in order: line boundaries show."""
+    settle()
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    out = []
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, size)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            out.append(chunk)
+    finally:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+    return out
+
+
+def observable(master: int, slave: int) -> dict:
+    """Everything a user can ask a pair without consuming data."""
+    return {
+        "slave termios2": get_termios2(slave),
+        "master termios2": get_termios2(master),
+        "winsize": (winsize(master), winsize(slave)),
+        "slave inq": get_int(slave, TIOCINQ),
+        "master inq": get_int(master, TIOCINQ),
+        "exclusive": (get_int(master, TIOCGEXCL), get_int(slave, TIOCGEXCL)),
+        "ptlck": get_int(master, TIOCGPTLCK),
+        "pkt": get_int(master, TIOCGPKT),
+    }
+
+
+def twin(fd: int) -> tuple[int, int]:
+    """Checkpoint fd's pair, round-trip the image through bytes, restore it."""
+    image = pyctl.checkpoint(fd)
+    data = image.dumps()
+    again = pyctl.loads(data)
+    assert again.dumps() == data
+    return pyctl.restore(again)
+
+
+class Pairs:
+    """Pty pairs closed at the end of a test."""
+
+    def __init__(self) -> None:
+        self.fds: list[int] = []
+
+    def new(self) -> tuple[int, int]:
+        m, s = open_pty()
+        self.fds += [m, s]
+        return m, s
+
+    def twin(self, fd: int) -> tuple[int, int]:
+        m, s = twin(fd)
+        self.fds += [m, s]
+        return m, s
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def raw_mode(fd: int, vmin: int = 1, vtime: int = 0) -> None:
+    attrs = termios.tcgetattr(fd)
+    attrs[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+    attrs[0] &= ~(termios.ICRNL | termios.IXON)
+    attrs[6][termios.VMIN] = vmin
+    attrs[6][termios.VTIME] = vtime
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
