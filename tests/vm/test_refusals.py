@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Bad input gets a clear error and changes nothing.
+
+Malformed states go to the module directly, past pyctl's own validation:
+the kernel must refuse each one by itself.  A refused restore must leave its
+target fresh, which the module itself confirms by accepting a valid restore
+into it afterwards.
+"""
+
+import copy
+import errno
+import fcntl
+import os
+import struct
+
+import pytest
+
+import pyctl
+from pyctl import _uapi, abi
+from pyctl.ckpt import _pair_ioctl
+from pyctl.info import open_device
+
+from .conftest import run_python
+from .ttyutil import Pairs, observable, reads, settle
+
+
+@pytest.fixture
+def pairs(module_loaded):
+    p = Pairs()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def dev(module_loaded):
+    fd = open_device()
+    yield fd
+    os.close(fd)
+
+
+def kernel_checkpoint(dev, fd):
+    buf = bytearray(abi.sizeof("ckpt_tty_pair"))
+    _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_CHECKPOINT, fd, buf, "checkpoint")
+    return abi.decode("ckpt_tty_pair", buf)
+
+
+def kernel_restore(dev, fd, pair):
+    buf = abi.encode("ckpt_tty_pair", pair)
+    _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, fd, buf, "restore")
+
+
+@pytest.fixture
+def busy_state(pairs, dev):
+    """A pair with unread lines, a partial line and output: its raw kernel state."""
+    m, s = pairs.new()
+    os.write(m, b"line one\nline two\npartial")
+    os.write(s, b"program output")
+    settle()
+    return kernel_checkpoint(dev, m)
+
+
+def mutation(end, **fields):
+    def apply(pair):
+        pair[end].update(fields)
+    apply.__name__ = f"{end}:{','.join(fields)}"
+    return apply
+
+
+def shifted(end, name, delta):
+    def apply(pair):
+        pair[end][name] = (pair[end][name] + delta) % (1 << 64)
+    apply.__name__ = f"{end}:{name}{delta:+d}"
+    return apply
+
+
+def set_bit_outside_window(pair):
+    e = pair["slave"]
+    pos = (e["read_head"] + 5) % 4096
+    flags = bytearray(e["read_flags"])
+    flags[pos // 8] |= 1 << (pos % 8)
+    e["read_flags"] = bytes(flags)
+
+
+def termios_field(end, which, **fields):
+    def apply(pair):
+        pair[end][which].update(fields)
+    apply.__name__ = f"{end}:{which}:{','.join(fields)}"
+    return apply
+
+
+MUTATIONS = [
+    shifted("slave", "read_head", 4096),  # more unread bytes than the ring holds
+    shifted("slave", "canon_head", 100),  # complete lines past read_head (canonical)
+    shifted("master", "commit_head", 100),  # committed bytes past read_head (non-canonical)
+    shifted("slave", "echo_commit", 1),  # echo commit past echo_head
+    shifted("slave", "echo_head", 5000),  # more pending echo than the ring
+    mutation("slave", flags=1 << 31),
+    mutation("slave", flags=_uapi.CKPT_TTY_END_PTY_LOCK),  # master-only state on the slave
+    mutation("master", flags=_uapi.CKPT_TTY_END_OTHER_CLOSED),
+    mutation("slave", flags=_uapi.CKPT_TTY_END_TCO_STOPPED),  # without STOPPED
+    mutation("slave", ntty_flags=1 << 20),
+    mutation("slave", ntty_flags=0),  # icanon disagrees with ICANON in termios
+    mutation("slave", ldisc=1),
+    mutation("slave", pktstatus=0x80),
+    mutation("slave", reserved0=1),
+    mutation("slave", reserved=(0, 0, 0, 1, 0, 0, 0, 0)),
+    mutation("slave", lookahead_count=1 << 40),
+    mutation("slave", flip_count=_uapi.CKPT_TTY_FLIP_MAX + 1),
+    mutation("slave", flip_count=2, flip_lookahead=3, flip_data=b"ab"),
+    mutation("slave", flip_flagged=2),
+    mutation("slave", flip_count=1, flip_flagged=1, flip_data=b"a", flip_flags=b"\x09"),
+    mutation("slave", flip_count=1, flip_data=b"ab"),  # data past flip_count
+    set_bit_outside_window,
+    termios_field("slave", "termios", c_line=1),
+    termios_field("slave", "termios", pad=b"\x01\0\0\0"),
+    termios_field("master", "termios", c_lflag=0o2 | 0o10),  # a master's termios never change
+]
+
+
+@pytest.mark.parametrize("mutate", MUTATIONS, ids=lambda f: f.__name__)
+def test_kernel_refuses_bad_state_and_changes_nothing(pairs, dev, busy_state, mutate):
+    bad = copy.deepcopy(busy_state)
+    mutate(bad)
+    target = pairs.new()
+    fresh = observable(*target)
+    with pytest.raises(OSError) as e:
+        kernel_restore(dev, target[0], bad)
+    assert e.value.errno == errno.EINVAL
+    assert observable(*target) == fresh
+    kernel_restore(dev, target[0], busy_state)  # still fresh: a good restore is accepted
+    assert reads(target[1]) == [b"line one\n", b"line two\n"]
+
+
+def test_restore_into_a_used_pair_is_refused(pairs, dev, busy_state):
+    target = pairs.new()
+    os.write(target[0], b"x")
+    settle()
+    before = observable(*target)
+    with pytest.raises(OSError) as e:
+        kernel_restore(dev, target[0], busy_state)
+    assert e.value.errno == errno.EBUSY
+    assert observable(*target) == before and reads(target[1]) == []
+
+
+@pytest.mark.parametrize("arg", [
+    dict(flags=1),
+    dict(pair_size=8),
+    dict(reserved=(1, 0, 0, 0)),
+])
+def test_bad_ioctl_arguments(pairs, dev, arg):
+    m, _ = pairs.new()
+    buf = bytearray(abi.sizeof("ckpt_tty_pair"))
+    import ctypes
+    holder = (ctypes.c_char * len(buf)).from_buffer(buf)
+    base = {"fd": m, "pair": ctypes.addressof(holder), "pair_size": len(buf)}
+    base.update(arg)
+    for request in (_uapi.CKPT_TTY_IOC_CHECKPOINT, _uapi.CKPT_TTY_IOC_RESTORE):
+        with pytest.raises(OSError) as e:
+            fcntl.ioctl(dev, request, bytes(abi.encode("ckpt_tty_pair_arg", base)))
+        assert e.value.errno == errno.EINVAL
+    del holder
+
+
+def test_bad_user_pointer_is_efault(pairs, dev):
+    m, _ = pairs.new()
+    arg = abi.encode("ckpt_tty_pair_arg", {"fd": m, "pair": 16, "pair_size": abi.sizeof("ckpt_tty_pair")})
+    for request in (_uapi.CKPT_TTY_IOC_CHECKPOINT, _uapi.CKPT_TTY_IOC_RESTORE):
+        with pytest.raises(OSError) as e:
+            fcntl.ioctl(dev, request, bytes(arg))
+        assert e.value.errno == errno.EFAULT
+
+
+def checkpoint_errno(fd):
+    with pytest.raises(OSError) as e:
+        pyctl.checkpoint(fd)
+    return e.value.errno
+
+
+def test_not_an_fd(module_loaded):
+    assert checkpoint_errno(9999) == errno.EBADF
+
+
+@pytest.mark.parametrize("path", ["/dev/null", "/proc/self/status", "/dev/ckpt_tty"])
+def test_not_a_terminal(module_loaded, path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert checkpoint_errno(fd) == errno.ENOTTY
+    finally:
+        os.close(fd)
+
+
+def test_a_pipe_is_not_a_terminal(module_loaded):
+    r, w = os.pipe()
+    try:
+        assert checkpoint_errno(r) == errno.ENOTTY
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_serial_tty_is_not_a_pty(module_loaded):
+    fd = os.open("/dev/ttyS1", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        assert checkpoint_errno(fd) == errno.EOPNOTSUPP
+    finally:
+        os.close(fd)
+
+
+def test_other_line_discipline_is_refused(pairs):
+    m, s = pairs.new()
+    n_hdlc = 13
+    fcntl.ioctl(s, 0x5423, struct.pack("i", n_hdlc))  # TIOCSETD
+    assert checkpoint_errno(m) == errno.EOPNOTSUPP
+    fcntl.ioctl(s, 0x5423, struct.pack("i", 0))
+    pyctl.checkpoint(m)  # N_TTY again: accepted
+
+
+def test_hung_up_file_is_refused(pairs):
+    m, s = pairs.new()
+    fcntl.ioctl(s, 0x5437)  # TIOCVHANGUP
+    assert checkpoint_errno(s) == errno.EIO
+
+
+def test_restore_refuses_a_non_pty_target(module_loaded, dev, busy_state):
+    r, w = os.pipe()
+    try:
+        with pytest.raises(OSError) as e:
+            kernel_restore(dev, r, busy_state)
+        assert e.value.errno == errno.ENOTTY
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_unprivileged_caller_cannot_checkpoint(pairs):
+    m, s = pairs.new()
+    os.set_inheritable(m, True)
+    code = f"import pyctl; pyctl.checkpoint({m})"
+    r = run_python(code, "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all")
+    assert r.returncode != 0 and "needs root with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN" in r.stderr, r.stderr
+
+
+def test_python_refuses_a_foreign_image_before_the_kernel(pairs):
+    m, _ = pairs.new()
+    image = pyctl.checkpoint(m)
+    image.constants.n_tty_buf_size = 8192
+    with pytest.raises(pyctl.ImageError, match="n_tty_buf_size: image has 8192"):
+        pyctl.restore(image)
+
+
+def test_corrupt_image_is_refused_before_anything_is_created(pairs):
+    m, _ = pairs.new()
+    data = bytearray(pyctl.checkpoint(m).dumps())
+    data[-10] ^= 0xFF
+    before = sorted(os.listdir("/dev/pts"))
+    with pytest.raises(pyctl.ImageError, match="checksum"):
+        pyctl.restore(pyctl.loads(bytes(data)))
+    assert sorted(os.listdir("/dev/pts")) == before
