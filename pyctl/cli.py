@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .errors import PyctlError
@@ -14,11 +15,16 @@ __all__ = ["main"]
 
 EXAMPLES = """\
 examples:
-  python -m pyctl load --ko ckpt_tty.ko    load the module (libkmod)
-  python -m pyctl info                     ABI and kernel constants of the loaded module
-  python -m pyctl info --ko ckpt_tty.ko    the same, read from a .ko without loading it
-  python -m pyctl info --json              machine-readable
-  python -m pyctl unload                   unload the module
+  python -m pyctl load --ko ckpt_tty.ko         load the module (libkmod)
+  python -m pyctl info                          ABI and kernel constants of the loaded module
+  python -m pyctl info --ko ckpt_tty.ko         the same, read from a .ko without loading it
+  python -m pyctl checkpoint -o tty.img         the terminal on pyctl's stdin, both ends
+  python -m pyctl checkpoint --pid 1234 --fd 0 -o tty.img
+                                                fd 0 of process 1234 (pidfd_getfd)
+  python -m pyctl show tty.img                  what is in an image, for people
+  python -m pyctl show --json tty.img           ... and for programs
+  python -m pyctl restore tty.img -- bash       a new pty in that state, bash on it
+  python -m pyctl unload                        unload the module
 """
 
 
@@ -70,6 +76,76 @@ def cmd_unload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary(image) -> str:
+    p = image.pairs[0]
+    s, m = p.slave, p.master
+    from .image import canonical
+
+    complete = max(s.line_ends) + 1 if s.line_ends else 0
+    partial = len(s.input) - complete if canonical(s) else 0
+    return (f"/dev/pts/{p.index}: {len(s.input) + len(s.flip)} bytes of unread input"
+            f"{f' ({partial} in a half-typed line)' if partial else ''}, "
+            f"{len(m.input) + len(m.flip)} bytes of output not yet shown")
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from .ckpt import checkpoint
+
+    if args.pid is not None:
+        from .proc import pidfd_getfd
+
+        fd = pidfd_getfd(args.pid, 0 if args.fd is None else args.fd)
+        try:
+            image = checkpoint(fd)
+        finally:
+            os.close(fd)
+    else:
+        image = checkpoint(0 if args.fd is None else args.fd)
+    data = image.dumps()
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(args.output, "wb") as f:
+            f.write(data)
+    print(f"pyctl: checkpointed {_summary(image)} -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _read_image(path: str):
+    from .image import loads
+
+    if path == "-":
+        return loads(sys.stdin.buffer.read())
+    with open(path, "rb") as f:
+        return loads(f.read())
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from . import show
+
+    image = _read_image(args.image)
+    if args.json:
+        json.dump(show.to_json(image), sys.stdout, indent=2)
+        print()
+    else:
+        sys.stdout.write(show.describe(image))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .ckpt import restore
+    from .proc import run_on_terminal
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise PyctlError("restore needs a command to run on the restored terminal: restore FILE -- CMD [ARGS]")
+    image = _read_image(args.image)
+    master, slave = restore(image, ptmx=args.ptmx)
+    print(f"pyctl: restored {_summary(image)}", file=sys.stderr)
+    return run_on_terminal(master, slave, command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyctl",
@@ -88,6 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="load ckpt_tty.ko through libkmod")
     p.add_argument("--ko", metavar="PATH", default="ckpt_tty.ko", help="module file (default: %(default)s)")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("checkpoint", help="save both ends of a pty pair to an image")
+    p.add_argument("--pid", type=int, help="take the fd from this process (pidfd_getfd) instead of pyctl's own")
+    p.add_argument("--fd", type=int, help="the file descriptor of either end (default: 0, stdin)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="image file, - for stdout")
+    p.set_defaults(func=cmd_checkpoint)
+
+    p = sub.add_parser("restore", help="restore an image into a new pty pair and run a command on it")
+    p.add_argument("image", metavar="FILE", help="image file, - for stdin")
+    p.add_argument("--ptmx", default="/dev/ptmx", help="ptmx of the devpts instance to use (default: %(default)s)")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]",
+                   help="run in a new session with the restored terminal as controlling tty")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("show", help="show an image: termios, modes, unread input by line, pending output")
+    p.add_argument("image", metavar="FILE", help="image file, - for stdin")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("unload", help="unload ckpt_tty")
     p.set_defaults(func=cmd_unload)

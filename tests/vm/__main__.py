@@ -59,7 +59,9 @@ def run_host(args: argparse.Namespace) -> int:
     kernel = kernels.resolve(args.kernel)
     kernels.install(kernel)
     ko = kernels.build_module(kernel)
-    guest = [sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko),
+    # The guest does not inherit our environment: pass the project's settings.
+    settings = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("CKPT_TTY_")]
+    guest = ["env", *settings, sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko),
              *(["--no-load"] if args.no_load else []), "--", *args.command]
     cmd = [
         _vng(), "--run", str(kernel.image), "--disable-kvm",

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Processes: take another process's fd, run a command on a restored terminal."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import select
+import sys
+import termios
+import tty
+
+from .errors import PyctlError
+
+__all__ = ["pidfd_getfd", "run_on_terminal"]
+
+SYS_pidfd_getfd = 438  # the same number on every architecture (Linux 5.6)
+
+
+def pidfd_getfd(pid: int, fd: int) -> int:
+    """A duplicate of file descriptor ``fd`` of process ``pid`` (needs ptrace rights)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as e:
+        raise PyctlError(f"process {pid}: {e.strerror}") from None
+    try:
+        new = libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0)
+        if new < 0:
+            err = ctypes.get_errno()
+            raise PyctlError(f"fd {fd} of process {pid}: {os.strerror(err)}"
+                             + (" (needs the right to ptrace it)" if err == errno.EPERM else ""))
+        os.set_inheritable(new, False)
+        return new
+    finally:
+        os.close(pidfd)
+
+
+def _child(slave: int, master: int, command: list[str]) -> None:
+    """In the child: new session, slave as controlling tty and stdio, exec."""
+    try:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        os.close(master)
+        if slave > 2:
+            os.close(slave)
+        os.execvp(command[0], command)
+    except OSError as e:
+        os.write(2, f"pyctl: cannot run {command[0]}: {e.strerror}\n".encode())
+    finally:
+        os._exit(127)
+
+
+def run_on_terminal(master: int, slave: int, command: list[str]) -> int:
+    """Run ``command`` on the restored pair; relay the master to our own stdio.
+
+    Like script(1): the command's session has the slave as controlling
+    terminal, and our terminal (if stdin is one) is in raw mode meanwhile.
+    Returns the command's exit status.
+    """
+    pid = os.fork()
+    if pid == 0:
+        _child(slave, master, command)
+    os.close(slave)
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
+    if saved is not None:
+        tty.setraw(stdin)
+    inputs = [master, stdin]
+    try:
+        while True:
+            try:
+                ready, _, _ = select.select(inputs, [], [])
+            except InterruptedError:
+                continue
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as e:  # EIO: the slave side is gone
+                    if e.errno != errno.EIO:
+                        raise
+                    data = b""
+                if not data:
+                    break
+                os.write(stdout, data)
+            if stdin in ready:
+                data = os.read(stdin, 65536)
+                if data:
+                    os.write(master, data)
+                else:
+                    inputs.remove(stdin)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(stdin, termios.TCSAFLUSH, saved)
+        os.close(master)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
