@@ -25,6 +25,8 @@ assert struct.calcsize(_FORMAT) == INFO_SIZE
 
 FEATURE_NAMES = {
     _uapi.CKPT_TTY_FEATURE_GET_INFO: "get_info",
+    _uapi.CKPT_TTY_FEATURE_CHECKPOINT: "checkpoint",
+    _uapi.CKPT_TTY_FEATURE_RESTORE: "restore",
 }
 
 

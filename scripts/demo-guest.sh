@@ -16,5 +16,6 @@ step "load the module" insmod "$CKPT_TTY_KO"
 step "its device is root-only" ls -l /dev/ckpt_tty
 step "pyctl asks the module for its ABI and the kernel constants images depend on" python -m pyctl info
 step "the same facts, read from the .ko without loading it" python -m pyctl info --ko "$CKPT_TTY_KO"
+"$(dirname "$0")/demo_half_line.py"
 step "unload it" rmmod ckpt_tty
 echo
