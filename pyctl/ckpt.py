@@ -9,6 +9,7 @@ reading order, positions relative to the reader) and back.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import os
@@ -189,16 +190,26 @@ def check_compatible(image: Image, info: ModuleInfo) -> None:
 
 
 def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
-            device: str = DEVICE_PATH) -> tuple[int, int]:
-    """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd)."""
+            device: str = DEVICE_PATH) -> tuple[int, int | None]:
+    """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd).
+
+    When every slave fd had been closed at checkpoint time (the master's
+    other_closed flag), the slave is closed again after the restore, which
+    is what sets that flag: the master reads what is left, then EIO.  The
+    slave fd returned is then None.
+    """
     if not 0 <= pair < len(image.pairs):
         raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
     p = image.pairs[pair]
-    for role, end in (("master", p.master), ("slave", p.slave)):
-        for flag in ("other_closed", "hupped"):
-            if end.has(flag):
-                raise ImageError(f"pair[{pair}].{role}.flags: restoring a pair whose {role} is {flag} "
-                                 "is not supported yet")
+    slave_closed = p.master.has("other_closed")
+    for role, end, flag in (("master", p.master, "hupped"), ("slave", p.slave, "hupped"),
+                            ("slave", p.slave, "other_closed")):
+        if end.has(flag):
+            raise ImageError(f"pair[{pair}].{role}.flags: restoring a pair whose {role} is {flag} "
+                             "is not supported yet")
+    if slave_closed:
+        bit = 1 << TTY_FLAGS.index("other_closed")
+        p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
     dev = open_device(device)
     try:
         info = get_info(dev, device)
@@ -213,4 +224,7 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
             raise
     finally:
         os.close(dev)
+    if slave_closed:
+        os.close(slave)
+        return master, None
     return master, slave

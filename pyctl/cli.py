@@ -141,6 +141,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not command:
         raise PyctlError("restore needs a command to run on the restored terminal: restore FILE -- CMD [ARGS]")
     image = _read_image(args.image)
+    if image.pairs[0].master.has("other_closed"):
+        raise PyctlError("the program side of this terminal was closed at checkpoint time: "
+                         "there is no terminal to run a command on (pyctl.restore() gives the master)")
     master, slave = restore(image, ptmx=args.ptmx)
     print(f"pyctl: restored {_summary(image)}", file=sys.stderr)
     return run_on_terminal(master, slave, command)

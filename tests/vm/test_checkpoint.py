@@ -147,6 +147,8 @@ def test_full_buffer_and_pending_flip_data_in_order(pairs):
     image = pyctl.checkpoint(a[0])
     e = image.pairs[0].slave
     assert len(e.input) == 4095 and len(e.flip) == sent - 4095 > 0, (len(e.input), len(e.flip), sent)
+    # A full ldisc makes flush_to_ldisc look ahead for flow-control characters.
+    assert e.flip_lookahead == len(e.flip) and e.lookahead_count == e.flip_lookahead
     b = pairs.twin(a[0])
     got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
     assert got_a == data[:sent]
@@ -301,3 +303,22 @@ def test_echo_pending_when_the_terminal_side_is_full(pairs):
     assert image.pairs[0].slave.echo, "no pending echo: the test did not fill the master"
     b = pairs.twin(a[0])
     same(a, b, state, master_reads, typed(b"\n"), master_reads, slave_reads)
+
+
+def test_program_side_closed_leaves_output_then_eio(pairs):
+    """The program wrote and exited: the terminal still has its output to show, then EIO."""
+    m, s = pairs.new()
+    os.write(s, b"last words\n")
+    settle()
+    os.close(s)
+    pairs.fds.remove(s)
+    image = pyctl.checkpoint(m)
+    assert image.pairs[0].master.has("other_closed")
+    m2, s2 = pyctl.restore(pyctl.loads(image.dumps()))
+    pairs.fds.append(m2)
+    assert s2 is None
+    for fd in (m, m2):
+        assert os.read(fd, 100) == b"last words\r\n"
+        with pytest.raises(OSError) as e:
+            os.read(fd, 100)
+        assert e.value.errno == errno.EIO
