@@ -42,15 +42,22 @@ class KernelError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Kernel:
+    """A kernel to boot: its image and the build tree modules compile against."""
+
     release: str
+    image: Path
+    kdir: Path
+    packages: tuple[str, ...] = ()  # Debian packages that provide it, if any
+
+    @classmethod
+    def debian(cls, release: str) -> "Kernel":
+        return cls(release, Path(f"/boot/vmlinuz-{release}"), Path(f"/lib/modules/{release}/build"),
+                   (f"linux-image-{release}", f"linux-headers-{release}"))
 
     @property
-    def image(self) -> Path:
-        return Path(f"/boot/vmlinuz-{self.release}")
-
-    @property
-    def kdir(self) -> Path:
-        return Path(f"/lib/modules/{self.release}/build")
+    def boot(self) -> Path:
+        """What vng --run takes: the image, or for a self-built kernel its tree (modules and all)."""
+        return self.image if self.packages else self.kdir
 
     @property
     def build_dir(self) -> Path:
@@ -59,10 +66,6 @@ class Kernel:
     @property
     def ko(self) -> Path:
         return self.build_dir / "ckpt_tty.ko"
-
-    @property
-    def packages(self) -> list[str]:
-        return [f"linux-image-{self.release}", f"linux-headers-{self.release}"]
 
     def installed(self) -> bool:
         return self.image.is_file() and (self.kdir / "Makefile").is_file()
@@ -99,10 +102,12 @@ def _depends_on(meta: str) -> str | None:
 
 def resolve(spec: str) -> Kernel:
     """Map a spec to a kernel release, asking apt for the current version."""
+    if spec in DEBUG_KERNELS:
+        return debug_kernel(spec)
     if spec not in META_PACKAGES:
         if not re.fullmatch(r"\d+\.\d+\S*", spec):
             raise KernelError(f"unknown kernel {spec!r}: use one of {', '.join(META_PACKAGES)} or an exact release")
-        return Kernel(spec)
+        return Kernel.debian(spec)
     meta = META_PACKAGES[spec]
     image_pkg = _depends_on(meta)
     if image_pkg is None:
@@ -110,12 +115,15 @@ def resolve(spec: str) -> Kernel:
         image_pkg = _depends_on(meta)
     if image_pkg is None:
         raise KernelError(f"apt knows no package {meta} (is Debian's security suite in the apt sources?)")
-    return Kernel(image_pkg.removeprefix("linux-image-"))
+    return Kernel.debian(image_pkg.removeprefix("linux-image-"))
 
 
 def install(kernel: Kernel) -> None:
-    """Install image and headers of ``kernel`` unless already there."""
+    """Install image and headers of ``kernel`` (or build it) unless already there."""
     if kernel.installed():
+        return
+    if not kernel.packages:
+        build_debug_kernel(kernel)
         return
     log(f"installing kernel {kernel.release} ({' '.join(kernel.packages)}) from Debian's archive")
     _apt_update()
@@ -127,10 +135,98 @@ def install(kernel: Kernel) -> None:
         raise KernelError(f"apt-get install {' '.join(kernel.packages)} failed")
 
 
+# ---- the debug kernel: Debian's source, virtme-ng's minimal config, kernel/debug.config ----
+
+DEBUG_KERNELS = {"6.1-debug": "6.1"}
+DEBUG_CONFIG = ROOT / "kernel" / "debug.config"
+BUILD_PACKAGES = ("build-essential", "flex", "bison", "bc", "libelf-dev", "libssl-dev", "dwarves", "cpio",
+                  "python3", "zstd", "xz-utils")
+
+
+def _cache() -> Path:
+    return Path(os.environ.get("CKPT_TTY_CACHE", Path.home() / ".cache" / "ckpt-tty"))
+
+
+def _source_version(series: str) -> str:
+    proc = _run(["dpkg-query", "-W", "-f=${Version}", f"linux-source-{series}"], capture_output=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _apt_install(packages: list[str]) -> None:
+    missing = [p for p in packages if _run(["dpkg-query", "-W", "-f=${Status}", p],
+                                           capture_output=True).stdout.strip() != "install ok installed"]
+    if not missing:
+        return
+    log(f"installing {' '.join(missing)}")
+    _apt_update()
+    proc = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+                env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        sys.stderr.write(proc.stdout[-3000:])
+        raise KernelError(f"apt-get install {' '.join(missing)} failed")
+
+
+def debug_kernel(spec: str) -> Kernel:
+    """The cached debug kernel for ``spec``, keyed by source version and config."""
+    import hashlib
+
+    series = DEBUG_KERNELS[spec]
+    _apt_install([f"linux-source-{series}"])
+    key = hashlib.sha256(f"{_source_version(series)}\n{DEBUG_CONFIG.read_text()}".encode()).hexdigest()[:12]
+    tree = _cache() / "kernels" / f"debug-{series}-{key}"
+    release_file = tree / "include" / "config" / "kernel.release"
+    release = release_file.read_text().strip() if (tree / ".ckpt-tty-built").exists() else f"{series}-debug-{key}"
+    return Kernel(release, tree / "arch" / "x86" / "boot" / "bzImage", tree)
+
+
+def build_debug_kernel(kernel: Kernel) -> None:
+    """Build the debug kernel into its cache directory (tens of minutes on 2 cores)."""
+    import shutil as sh
+    import tarfile
+
+    series = next(s for spec, s in DEBUG_KERNELS.items() if kernel.kdir.name.startswith(f"debug-{s}-"))
+    _apt_install(list(BUILD_PACKAGES))
+    tree = kernel.kdir
+    if not (tree / "Makefile").exists():
+        log(f"unpacking linux-source-{series} into {tree}")
+        tmp = tree.with_name(tree.name + ".tmp")
+        sh.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        with tarfile.open(f"/usr/src/linux-source-{series}.tar.xz") as tar:
+            tar.extractall(tmp)
+        (top,) = tmp.iterdir()
+        sh.rmtree(tree, ignore_errors=True)
+        top.rename(tree)
+        sh.rmtree(tmp)
+    vng = Path(sys.executable).parent / "vng"
+    env = dict(os.environ, PATH=f"{vng.parent}:{os.environ.get('PATH', '')}")
+    log(f"configuring: virtme-ng defaults + {DEBUG_CONFIG.relative_to(ROOT)}")
+    proc = _run([str(vng), "--kconfig", "--config", str(DEBUG_CONFIG)], cwd=tree, env=env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        sys.stderr.write(proc.stdout[-3000:])
+        raise KernelError("vng --kconfig failed")
+    config = (tree / ".config").read_text()
+    wanted = [line for line in DEBUG_CONFIG.read_text().splitlines() if line.startswith("CONFIG_")]
+    lost = [line for line in wanted if f"\n{line}\n" not in f"\n{config}\n"]
+    if lost:
+        raise KernelError(f"kernel config lost {', '.join(lost)} (unmet dependencies?)")
+    jobs = str(os.cpu_count() or 2)
+    log(f"building the debug kernel in {tree} with {jobs} jobs (about 30 minutes on 2 cores)")
+    with open(tree / "build.log", "w") as out:
+        proc = _run(["make", f"-j{jobs}", "bzImage", "modules"], cwd=tree, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        sys.stderr.write((tree / "build.log").read_text()[-5000:])
+        raise KernelError(f"debug kernel build failed (log: {tree / 'build.log'})")
+    (tree / ".ckpt-tty-built").touch()
+    log(f"debug kernel {(tree / 'include/config/kernel.release').read_text().strip()} built")
+
+
 def build_module(kernel: Kernel) -> Path:
     """Build ckpt_tty.ko for ``kernel`` in build/<release>/; return its path."""
     if not kernel.installed():
-        raise KernelError(f"kernel {kernel.release} is not installed: python -m tests.kernels install {kernel.release}")
+        raise KernelError(f"kernel {kernel.release} is not installed: python -m tests.kernels install ...")
     bdir = kernel.build_dir
     bdir.mkdir(parents=True, exist_ok=True)
     for name in MODULE_SOURCES:

@@ -64,7 +64,7 @@ def run_host(args: argparse.Namespace) -> int:
     guest = ["env", *settings, sys.executable, "-m", "tests.vm", "in-guest", "--ko", str(ko),
              *(["--no-load"] if args.no_load else []), "--", *args.command]
     cmd = [
-        _vng(), "--run", str(kernel.image), "--disable-kvm",
+        _vng(), "--run", str(kernel.boot), "--disable-kvm",
         "--cpus", str(args.cpus), "--memory", args.memory,
         "--append", CRASH_CMDLINE, "--qemu-opts=-no-reboot",
         "--cwd", str(ROOT),
