@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite: host tests, then the VM tests on Debian's 6.1 kernel.
+# The whole test suite: host tests, then the VM tests on Debian's 6.1, 6.12 and
+# 6.12 PREEMPT_RT kernels (tox envs unit and matrix; CKPT_TTY_CHECK_ENVS overrides).
 # Installs what it needs first (scripts/bootstrap.sh).  Skipped tests count as
 # failures here (CKPT_TTY_STRICT=1).  Extra arguments go to tox.
 
@@ -10,5 +11,5 @@ set -euo pipefail
 cd "$CKPT_TTY_ROOT"
 export CKPT_TTY_STRICT=1
 start=$SECONDS
-"$CKPT_TTY_VENV/bin/tox" --workdir "$CKPT_TTY_CACHE/tox" -e unit,vm "$@"
+"$CKPT_TTY_VENV/bin/tox" --workdir "$CKPT_TTY_CACHE/tox" -e "${CKPT_TTY_CHECK_ENVS:-unit,matrix}" "$@"
 say "test suite passed in $((SECONDS - start)) s"

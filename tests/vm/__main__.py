@@ -43,6 +43,11 @@ SPLAT_MARKERS = (
 )
 
 
+# Documentation/admin-guide/tainted-kernels.rst: bad page (5), died (7),
+# warning (9), soft lockup (14).  Out-of-tree (12) and unsigned (13) are expected.
+BAD_TAINTS = 1 << 5 | 1 << 7 | 1 << 9 | 1 << 14
+
+
 def log(msg: str) -> None:
     kernels.log(msg)
 
@@ -156,6 +161,12 @@ def run_guest(args: argparse.Namespace) -> int:
             print(f"[guest] error: {e}", flush=True)
             rc = rc or 1
     splats = find_splats(_read_kmsg())
+    taint = int(Path("/proc/sys/kernel/tainted").read_text())
+    print(f"[guest] kernel log: {len(splats)} warnings or splats; taint {taint}", flush=True)
+    if taint & BAD_TAINTS:
+        print(f"[guest] error: the kernel is tainted by a problem (taint {taint}, bad bits {taint & BAD_TAINTS})",
+              flush=True)
+        rc = rc or 1
     if splats:
         print("[guest] error: kernel log has warnings or splats:", flush=True)
         for line in splats:
