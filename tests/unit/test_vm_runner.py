@@ -19,6 +19,10 @@ def test_find_splats():
     ]
     assert find_splats(log) == log[1:5]
     assert find_splats(["random: crng init done"]) == []
+    # boot messages of a debug kernel are not reports
+    assert find_splats(["rcu: \tRCU lockdep checking is enabled.", "kasan: KernelAddressSanitizer initialized",
+                        "Lock dependency validator: Copyright (c) 2006 Red Hat, Inc., Ingo Molnar"]) == []
+    assert find_splats(["ODEBUG: free active (active state 0) object: 000000001 object type: work_struct"])
 
 
 def vm(*args, timeout=600):

@@ -36,10 +36,12 @@ CRASH_CMDLINE = "panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_tas
 
 # Kernel log lines that fail a run even when the kernel kept going.
 SPLAT_MARKERS = (
-    "WARNING:", "BUG:", "Oops", "general protection fault", "Kernel panic",
-    "possible circular locking", "possible recursive locking", "inconsistent lock state",
-    "lockdep", "KASAN", "UBSAN", "INFO: task", "stack-protector", "list_add corruption",
-    "list_del corruption", "refcount_t",
+    "WARNING:", "BUG:", "Oops", "general protection fault", "Kernel panic", "Call Trace:",
+    # lockdep's report headers (kernel/locking/lockdep.c) and its self-checks
+    "possible circular locking dependency", "possible recursive locking", "inconsistent lock state",
+    "suspicious RCU usage", "DEBUG_LOCKS_WARN_ON", "trying to register non-static key",
+    "BUG: KASAN", "UBSAN:", "INFO: task", "stack-protector", "list_add corruption",
+    "list_del corruption", "refcount_t:", "ODEBUG:",
 )
 
 

@@ -23,6 +23,7 @@ import os
 import random
 import select
 import struct
+import sys
 import termios
 import threading
 import time
@@ -282,8 +283,9 @@ def test_checkpoints_under_stress(module_loaded):
     elapsed = time.monotonic() - start
     splats = find_splats(_read_kmsg()[kmsg_before:])
     figures = ", ".join(f"{k}: {v}" for k, v in sorted(stats.counts.items()))
+    # The figures belong in the run's log whether or not pytest captures output.
     print(f"\nstress: {STREAM_PAIRS + CHAOS_PAIRS} pairs at a time, {elapsed:.0f} s, {figures}, "
-          f"splats: {len(splats)}")
+          f"splats: {len(splats)}", file=sys.__stderr__, flush=True)
     assert not stats.failures, stats.failures[:10]
     assert not splats, splats
     assert stats.counts.get("checkpoints", 0) > 0 and stats.counts.get("restores", 0) > 0
