@@ -218,6 +218,17 @@ static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 	tty_unlock(p->master);
 }
 
+/* The ioctl argument: no flags, reserved zero, and our size of the pair. */
+static long ckpt_tty_copy_arg(struct ckpt_tty_pair_arg *arg, struct ckpt_tty_pair_arg __user *uarg)
+{
+	if (copy_from_user(arg, uarg, sizeof(*arg)))
+		return -EFAULT;
+	if (arg->flags || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
+	    arg->pair_size != sizeof(struct ckpt_tty_pair))
+		return -EINVAL;
+	return 0;
+}
+
 /* ---- checkpoint ---- */
 
 static void ckpt_tty_save_termios(struct ckpt_tty_termios *out, const struct ktermios *kt)
@@ -345,11 +356,9 @@ long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
 	struct ckpt_tty_pair *pair;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
-	    arg.pair_size != sizeof(*pair))
-		return -EINVAL;
+	ret = ckpt_tty_copy_arg(&arg, uarg);
+	if (ret)
+		return ret;
 	/* Allocate before locking; copy to userspace after unlocking. */
 	pair = kvzalloc(sizeof(*pair), GFP_KERNEL);
 	if (!pair)
@@ -584,11 +593,9 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	struct ktermios kt_master, kt_slave;
 	long ret;
 
-	if (copy_from_user(&arg, uarg, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
-	    arg.pair_size != sizeof(*pair))
-		return -EINVAL;
+	ret = ckpt_tty_copy_arg(&arg, uarg);
+	if (ret)
+		return ret;
 	pair = kvmalloc(sizeof(*pair), GFP_KERNEL);
 	if (!pair)
 		return -ENOMEM;
