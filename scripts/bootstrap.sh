@@ -11,6 +11,9 @@
 set -euo pipefail
 
 CKPT_TTY_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# CI may run us with a stripped environment
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"
+export HOME
 CKPT_TTY_CACHE=${CKPT_TTY_CACHE:-$HOME/.cache/ckpt-tty}
 export CKPT_TTY_CACHE
 mkdir -p "$CKPT_TTY_CACHE"
