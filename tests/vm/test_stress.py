@@ -114,7 +114,7 @@ def stream_pair(stop, stats, registry, name):
         while not stop.is_set():
             n = os.write(fd, pattern(sent[key], random.randint(1, 1000)))
             sent[key] += n
-            stats.add(f"stream bytes written", n)
+            stats.add("stream bytes written", n)
             stats.beat(f"{name} {key} writer")
 
     def reader(fd, key, _, __):
