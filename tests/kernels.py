@@ -167,6 +167,21 @@ def _apt_install(packages: list[str]) -> None:
         raise KernelError(f"apt-get install {' '.join(missing)} failed")
 
 
+# A built 6.1 debug tree (objects, debug info, BTF) took 5.1 GB; leave headroom.
+DEBUG_BUILD_BYTES = 8 << 30
+
+
+def check_free_space(where: Path) -> None:
+    """Refuse a debug kernel build that would run out of disk half-way."""
+    import shutil as sh
+
+    where.mkdir(parents=True, exist_ok=True)
+    free = sh.disk_usage(where).free
+    if free < DEBUG_BUILD_BYTES:
+        raise KernelError(f"the debug kernel build needs about {DEBUG_BUILD_BYTES >> 30} GB free in {where}; "
+                          f"{free / (1 << 30):.1f} GB are (set CKPT_TTY_CACHE to another disk)")
+
+
 def debug_kernel(spec: str) -> Kernel:
     """The cached debug kernel for ``spec``, keyed by source version and config."""
     import hashlib
@@ -186,8 +201,9 @@ def build_debug_kernel(kernel: Kernel) -> None:
     import tarfile
 
     series = next(s for spec, s in DEBUG_KERNELS.items() if kernel.kdir.name.startswith(f"debug-{s}-"))
-    _apt_install(list(BUILD_PACKAGES))
     tree = kernel.kdir
+    check_free_space(tree.parent)
+    _apt_install(list(BUILD_PACKAGES))
     if not (tree / "Makefile").exists():
         log(f"unpacking linux-source-{series} into {tree}")
         tmp = tree.with_name(tree.name + ".tmp")

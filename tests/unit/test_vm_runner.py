@@ -46,3 +46,17 @@ def test_guest_crash_fails_the_run(kernel):
 def test_guest_exit_status_comes_back(kernel):
     r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c", "test -c /dev/ckpt_tty && exit 7")
     assert r.returncode == 7, r.stdout + r.stderr
+
+
+def test_debug_build_refuses_to_start_without_disk(tmp_path, monkeypatch):
+    import collections
+    import shutil
+
+    import pytest
+
+    from tests import kernels
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, 9 << 30, 1 << 30))
+    with pytest.raises(kernels.KernelError, match="needs about 8 GB free in .*; 1.0 GB are"):
+        kernels.check_free_space(tmp_path)
