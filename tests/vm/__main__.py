@@ -133,6 +133,22 @@ def _read_kmsg() -> list[str]:
     return lines
 
 
+def lockdep_still_on() -> bool:
+    """False once lockdep has reported anything: it turns itself off then.
+
+    Independent of the kernel log, whose ring buffer a long run may wrap.
+    True on kernels without lockdep.
+    """
+    try:
+        stats = Path("/proc/lockdep_stats").read_text()
+    except FileNotFoundError:
+        return True
+    for line in stats.splitlines():
+        if line.strip().startswith("debug_locks:"):
+            return line.split(":")[1].strip() == "1"
+    return True
+
+
 def find_splats(lines: list[str]) -> list[str]:
     return [line for line in lines if any(marker in line for marker in SPLAT_MARKERS)]
 
@@ -165,6 +181,9 @@ def run_guest(args: argparse.Namespace) -> int:
     splats = find_splats(_read_kmsg())
     taint = int(Path("/proc/sys/kernel/tainted").read_text())
     print(f"[guest] kernel log: {len(splats)} warnings or splats; taint {taint}", flush=True)
+    if not lockdep_still_on():
+        print("[guest] error: lockdep switched itself off (debug_locks 0): it reported a problem", flush=True)
+        rc = rc or 1
     if taint & BAD_TAINTS:
         print(f"[guest] error: the kernel is tainted by a problem (taint {taint}, bad bits {taint & BAD_TAINTS})",
               flush=True)
