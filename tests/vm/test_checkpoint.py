@@ -142,14 +142,14 @@ def test_full_buffer_and_pending_flip_data_in_order(pairs):
     a = pairs.new()
     raw_mode(a[1])
     data = bytes(range(256)) * 28  # 7168 bytes: 4095 fill the ring, the rest waits in flip buffers
-    fcntl_flags = os_set_nonblock(a[0])
+    os.set_blocking(a[0], False)
     sent = 0
     while sent < len(data):
         try:
             sent += os.write(a[0], data[sent:])
         except BlockingIOError:
             break
-    os_restore_flags(a[0], fcntl_flags)
+    os.set_blocking(a[0], True)
     settle()
     image = pyctl.checkpoint(a[0])
     e = image.pairs[0].slave
@@ -160,18 +160,6 @@ def test_full_buffer_and_pending_flip_data_in_order(pairs):
     got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
     assert got_a == data[:sent]
     assert got_b == got_a
-
-
-def os_set_nonblock(fd):
-    import fcntl
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
-    return flags
-
-
-def os_restore_flags(fd, flags):
-    import fcntl
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags)
 
 
 def test_every_control_character_high_flags_and_speeds(pairs):
@@ -284,7 +272,7 @@ def fill_from_program(m, s):
     The master's ldisc takes data in a worker, so keep going until a write
     fails at once after the worker had time to run.
     """
-    flags = os_set_nonblock(s)
+    os.set_blocking(s, False)
     try:
         for _ in range(50):
             wrote = 0
@@ -297,7 +285,7 @@ def fill_from_program(m, s):
                 return
             time.sleep(0.2)
     finally:
-        os_restore_flags(s, flags)
+        os.set_blocking(s, True)
     raise AssertionError("the terminal side never filled up")
 
 

@@ -55,8 +55,8 @@ def settle() -> None:
 def reads(fd: int, size: int = 65536) -> list[bytes]:
     """Every read() that returns data right now, in order: line boundaries show."""
     settle()
-    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
     out = []
     try:
         while True:
@@ -68,7 +68,7 @@ def reads(fd: int, size: int = 65536) -> list[bytes]:
                 break
             out.append(chunk)
     finally:
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        os.set_blocking(fd, blocking)
     return out
 
 
