@@ -26,7 +26,7 @@ from typing import BinaryIO
 from .errors import ImageError
 
 __all__ = [
-    "Constants", "End", "Image", "ImageError", "Pair", "Termios", "Winsize",
+    "Constants", "End", "Extra", "Image", "ImageError", "Pair", "Termios", "Winsize",
     "dump", "dumps", "load", "loads", "TTY_FLAGS", "NTTY_FLAGS",
 ]
 
@@ -67,6 +67,19 @@ class Termios:
     cc: bytes = b""
 
 
+@dataclasses.dataclass(frozen=True)
+class Extra:
+    """A skippable section this version does not know, kept so that decoding
+    and encoding an image from a newer writer gives the same bytes.
+
+    ``position`` counts the known sections before it at its level."""
+
+    position: int
+    type: int
+    flags: int
+    payload: bytes
+
+
 @dataclasses.dataclass
 class Winsize:
     row: int = 0
@@ -101,6 +114,7 @@ class End:
     flip: bytes = b""
     flip_flags: bytes | None = None
     flip_lookahead: int = 0
+    extra: tuple[Extra, ...] = ()
 
     def has(self, name: str) -> bool:
         """Whether TTY flag ``name`` (see TTY_FLAGS) is set."""
@@ -116,6 +130,7 @@ class Pair:
     index: int
     master: End
     slave: End
+    extra: tuple[Extra, ...] = ()
 
 
 @dataclasses.dataclass
@@ -138,6 +153,7 @@ class Image:
     created: int
     constants: Constants
     pairs: list[Pair]
+    extra: tuple[Extra, ...] = ()
 
     def dumps(self) -> bytes:
         return dumps(self)
@@ -152,6 +168,14 @@ class Image:
 def _section(type_: int, payload: bytes, flags: int = 0) -> bytes:
     head = struct.pack("<HHI", type_, flags, len(payload))
     return head + payload + struct.pack("<I", zlib.crc32(head + payload))
+
+
+def _join(known: list[bytes], extra: tuple[Extra, ...]) -> list[bytes]:
+    """Known sections with the kept unknown ones put back where they were."""
+    out = list(known)
+    for inserted, x in enumerate(sorted(extra, key=lambda x: x.position)):  # stable: equal positions keep order
+        out.insert(x.position + inserted, _section(x.type, x.payload, x.flags))
+    return out
 
 
 def _termios(t: Termios) -> bytes:
@@ -179,7 +203,7 @@ def _end(role: int, e: End) -> bytes:
         _section(FLIP, struct.pack("<IIB", len(e.flip), e.flip_lookahead, e.flip_flags is not None)
                  + e.flip + (e.flip_flags or b"")),
     ]
-    return _section(END, struct.pack("<B3x", role) + b"".join(parts))
+    return _section(END, struct.pack("<B3x", role) + b"".join(_join(parts, e.extra)))
 
 
 def dumps(image: Image) -> bytes:
@@ -194,8 +218,9 @@ def dumps(image: Image) -> bytes:
                                             c.n_tty_data_fingerprint)),
         ]
         for p in image.pairs:
-            sections.append(_section(PAIR, _section(PTY, struct.pack("<I", p.index)) + _end(0, p.master)
-                                     + _end(1, p.slave)))
+            parts = [_section(PTY, struct.pack("<I", p.index)), _end(0, p.master), _end(1, p.slave)]
+            sections.append(_section(PAIR, b"".join(_join(parts, p.extra))))
+        sections = _join(sections, image.extra)
     except struct.error as e:
         raise ImageError(f"a field is out of range for image format {VERSION}: {e}") from None
     body = b"".join(sections)
@@ -234,6 +259,7 @@ class _Reader:
     def sections(self, expected: list[int], repeat_last: bool = False) -> list[tuple[int, _Reader]]:
         """Read sections of the expected types in order, skipping skippable unknown ones."""
         found: list[tuple[int, _Reader]] = []
+        self.extra: list[Extra] = []  # skippable sections of unknown types
         self.count = 0  # sections read, skipped ones included
         while self.pos < len(self.data):
             type_, flags, length = self.unpack("HHI", "section header")
@@ -244,12 +270,17 @@ class _Reader:
             name = SECTION_NAMES.get(type_, f"section type {type_}")
             if zlib.crc32(bytes(self.data[start : start + 8 + length])) != crc:
                 raise ImageError(f"{self.where}: {name}: checksum mismatch")
-            if flags & ~SKIPPABLE:
-                raise ImageError(f"{self.where}: {name}: unknown section flags {flags:#x}")
             if type_ not in SECTION_NAMES:
-                if flags & SKIPPABLE:
+                if flags == SKIPPABLE:
+                    self.extra.append(Extra(len(found), type_, flags, payload))
                     continue
+                if flags & ~SKIPPABLE:
+                    raise ImageError(f"{self.where}: {name}: unknown section flags {flags:#x}")
                 raise ImageError(f"{self.where}: unknown section type {type_}")
+            if flags:
+                # A reader knows every version 1 section; marking one skippable means nothing, and
+                # accepting it would make decode-then-encode change the file.
+                raise ImageError(f"{self.where}: {name}: flags {flags:#x}, must be 0 for a version {VERSION} section")
             index = len(found)
             want = expected[min(index, len(expected) - 1)] if repeat_last else (
                 expected[index] if index < len(expected) else None)
@@ -269,11 +300,22 @@ def _read_termios(r: _Reader) -> Termios:
     return t
 
 
+def _set_bits(bits: int):
+    """Positions of the set bits, lowest first (line ends are sparse)."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
+
+
 def _read_end(r: _Reader, role: int) -> End:
-    (got,) = r.unpack("B3x", "role")
+    got, pad = r.unpack("B3s", "role")
     if got != role:
         raise ImageError(f"{r.where}: role {got}, expected {('master', 'slave')[role]} ({role})")
+    if pad != bytes(3):
+        raise ImageError(f"{r.where}: padding after the role is not zero")
     secs = dict(r.sections([TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP]))
+    extra = tuple(r.extra)
     termios = _read_termios(secs[TERMIOS])
     locked = _read_termios(secs[TERMIOS_LOCKED])
     w = secs[WINSIZE]
@@ -291,9 +333,10 @@ def _read_end(r: _Reader, role: int) -> End:
     data = i.take(count, "input bytes")
     bitmap = i.take((count + 7) // 8, "line ends")
     i.end()
-    line_ends = frozenset(k for k in range(count) if bitmap[k // 8] >> (k % 8) & 1)
-    if count % 8 and bitmap[-1] >> (count % 8):
+    bits = int.from_bytes(bitmap, "little")
+    if bits >> count:
         raise ImageError(f"{i.where}: line-end bits past the input")
+    line_ends = frozenset(_set_bits(bits))
     echo = secs[ECHO].take(len(secs[ECHO].data), "echo")
     f = secs[FLIP]
     fcount, flook, flagged = f.unpack("IIB", "flip header")
@@ -304,7 +347,7 @@ def _read_end(r: _Reader, role: int) -> End:
     f.end()
     return End(termios, locked, winsize, flags, pktstatus, ntty_flags, column, canon_column, read_tail, commit,
                canon, line_start, lookahead_count, echo_tail, echo_commit, echo_mark, data, line_ends, echo, flip,
-               flip_flags, flook)
+               flip_flags, flook, extra)
 
 
 def loads(data: bytes) -> Image:
@@ -346,8 +389,8 @@ def loads(data: bytes) -> Image:
         parts = r.sections([PTY, END, END])
         (index,) = parts[0][1].unpack("I", "pty index")
         parts[0][1].end()
-        pairs.append(Pair(index, _read_end(parts[1][1], 0), _read_end(parts[2][1], 1)))
-    image = Image(release, created, constants, pairs)
+        pairs.append(Pair(index, _read_end(parts[1][1], 0), _read_end(parts[2][1], 1), tuple(r.extra)))
+    image = Image(release, created, constants, pairs, tuple(top.extra))
     _validate(image)
     return image
 
@@ -396,7 +439,7 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
     else:
         _check(0 <= e.commit <= n, f"{where}.commit", f"{e.commit} outside the {n} unread bytes")
     limit = e.canon if canonical(e) else n
-    _check(all(i < limit for i in e.line_ends), f"{where}.line_ends",
+    _check(all(0 <= i < limit for i in e.line_ends), f"{where}.line_ends",
            "a line end outside the complete lines" if canonical(e) else "a line end past the input")
     _check(0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX, f"{where}", "ring index out of range")
     _check(0 <= e.lookahead_count <= 1 << 20, f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
@@ -411,8 +454,21 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
         _check(0 <= getattr(e, name) <= U32_MAX, f"{where}.{name}", "out of range")
 
 
+def _validate_extra(extra: tuple[Extra, ...], known: int, where: str) -> None:
+    last = 0
+    for x in extra:
+        _check(x.type not in SECTION_NAMES and 0 <= x.type <= 0xFFFF, f"{where}.extra",
+               f"section type {x.type} is not an unknown type")
+        _check(x.flags == SKIPPABLE, f"{where}.extra", f"section type {x.type}: only skippable sections are kept")
+        _check(last <= x.position <= known, f"{where}.extra", f"section type {x.type}: position {x.position} "
+               f"out of order or past the {known} known sections")
+        _check(len(x.payload) <= U32_MAX, f"{where}.extra", "payload too long")
+        last = x.position
+
+
 def _validate(image: Image) -> None:
     c = image.constants
+    _validate_extra(image.extra, 2 + len(image.pairs), "image")
     _check(c.n_tty_buf_size > 0 and c.n_tty_buf_size & (c.n_tty_buf_size - 1) == 0, "constants.n_tty_buf_size",
            f"{c.n_tty_buf_size} is not a power of two")
     _check(1 <= c.nccs <= 255, "constants.nccs", f"{c.nccs} is out of range")
@@ -420,3 +476,6 @@ def _validate(image: Image) -> None:
     for k, p in enumerate(image.pairs):
         _validate_end(p.master, f"pair[{k}].master", c, True)
         _validate_end(p.slave, f"pair[{k}].slave", c, False)
+        _validate_extra(p.extra, 3, f"pair[{k}]")
+        _validate_extra(p.master.extra, 8, f"pair[{k}].master")
+        _validate_extra(p.slave.extra, 8, f"pair[{k}].slave")

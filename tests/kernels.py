@@ -137,7 +137,7 @@ def install(kernel: Kernel) -> None:
 
 # ---- the debug kernel: Debian's source, virtme-ng's minimal config, kernel/debug.config ----
 
-DEBUG_KERNELS = {"6.1-debug": "6.1"}
+DEBUG_KERNELS = {"6.1-debug": "6.1", "6.12-debug": "6.12"}
 DEBUG_CONFIG = ROOT / "kernel" / "debug.config"
 BUILD_PACKAGES = ("build-essential", "flex", "bison", "bc", "libelf-dev", "libssl-dev", "dwarves", "cpio",
                   "python3", "zstd", "xz-utils")
@@ -182,6 +182,29 @@ def check_free_space(where: Path) -> None:
                           f"{free / (1 << 30):.1f} GB are (set CKPT_TTY_CACHE to another disk)")
 
 
+def lost_config(fragment: str, config: str) -> list[str]:
+    """Lines of ``fragment`` that the final .config did not keep.
+
+    Kconfig silently drops a setting whose dependencies are unmet, or turns an
+    option back on that something else selects; either would make the debug
+    kernel quietly less strict (or bigger) than kernel/debug.config says.
+    """
+    have = {}
+    for line in config.splitlines():
+        m = re.fullmatch(r"(CONFIG_\w+)=(.*)|# (CONFIG_\w+) is not set", line)
+        if m:
+            have[m.group(1) or m.group(3)] = m.group(2) if m.group(1) else "n"
+    lost = []
+    for line in fragment.splitlines():
+        m = re.fullmatch(r"(CONFIG_\w+)=(.*)|# (CONFIG_\w+) is not set", line.strip())
+        if not m:
+            continue
+        name, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), "n")
+        if have.get(name, "n") != value:
+            lost.append(line.strip())
+    return lost
+
+
 def debug_kernel(spec: str) -> Kernel:
     """The cached debug kernel for ``spec``, keyed by source version and config."""
     import hashlib
@@ -223,9 +246,7 @@ def build_debug_kernel(kernel: Kernel) -> None:
     if proc.returncode:
         sys.stderr.write(proc.stdout[-3000:])
         raise KernelError("vng --kconfig failed")
-    config = (tree / ".config").read_text()
-    wanted = [line for line in DEBUG_CONFIG.read_text().splitlines() if line.startswith("CONFIG_")]
-    lost = [line for line in wanted if f"\n{line}\n" not in f"\n{config}\n"]
+    lost = lost_config(DEBUG_CONFIG.read_text(), (tree / ".config").read_text())
     if lost:
         raise KernelError(f"kernel config lost {', '.join(lost)} (unmet dependencies?)")
     jobs = str(os.cpu_count() or 2)

@@ -91,9 +91,52 @@ def test_unknown_sections_skippable_or_not():
     data = sample().dumps()
     body = data[32:]
     extra_skippable = img._section(500, b"future data", img.SKIPPABLE)
-    assert pyctl.loads(resealed(body + extra_skippable, 4)) == sample()
+    future = resealed(body + extra_skippable, 4)
+    read = pyctl.loads(future)
+    assert read.extra == (img.Extra(3, 500, img.SKIPPABLE, b"future data"),)
+    assert dataclasses.replace(read, extra=()) == sample()
+    assert read.dumps() == future, "a newer writer's sections survive decode and encode"
     with pytest.raises(ImageError, match="unknown section type 500"):
         pyctl.loads(resealed(body + img._section(500, b"future data"), 4))
+    with pytest.raises(ImageError, match="unknown section flags 0x3"):
+        pyctl.loads(resealed(body + img._section(500, b"future data", 3), 4))
+
+
+def test_unknown_sections_kept_at_every_level():
+    image = sample()
+    image.extra = (img.Extra(0, 600, 1, b"first"), img.Extra(3, 601, 1, b""))
+    image.pairs[0].extra = (img.Extra(1, 602, 1, b"after PTY"),)
+    image.pairs[0].slave.extra = (img.Extra(8, 603, 1, b"after FLIP"), img.Extra(8, 604, 1, b"x"))
+    data = image.dumps()
+    assert pyctl.loads(data) == image and pyctl.loads(data).dumps() == data
+    image.pairs[0].slave.extra = (img.Extra(9, 603, 1, b""),)
+    with pytest.raises(ImageError, match="position 9"):
+        image.validate()
+    image.pairs[0].slave.extra = (img.Extra(1, img.TTY, 1, b""),)
+    with pytest.raises(ImageError, match="not an unknown type"):
+        image.validate()
+
+
+def test_non_canonical_encodings_are_refused():
+    """Whatever loads() accepts, dumps() writes back unchanged: no ignored bits."""
+    image = sample()
+    known_flagged = img._section(img.SOURCE, img.dumps(image)[32 + 8:][:struct.unpack_from("<I", image.dumps(), 36)[0]],
+                                 img.SKIPPABLE)
+    rest = image.dumps()[32:]
+    rest = rest[8 + struct.unpack_from("<I", rest, 4)[0] + 4:]
+    with pytest.raises(ImageError, match="SOURCE: flags 0x1, must be 0"):
+        pyctl.loads(resealed(known_flagged + rest, 3))
+    data = bytearray(image.dumps())
+    role = data.index(struct.pack("<HHI", img.END, 0, 0)[:4]) + 8  # the master END's role byte
+    data[role + 1] = 7
+    end_len = struct.unpack_from("<I", data, role - 4)[0]
+    data[role + end_len:role + end_len + 4] = struct.pack("<I", zlib.crc32(bytes(data[role - 8:role + end_len])))
+    pair_start = 32 + len(img._section(img.SOURCE, b"x" * 24)) + len(img._section(img.CONSTANTS, b"x" * 36))
+    pair_len = struct.unpack_from("<I", data, pair_start + 4)[0]
+    data[pair_start + 8 + pair_len:pair_start + 12 + pair_len] = struct.pack(
+        "<I", zlib.crc32(bytes(data[pair_start:pair_start + 8 + pair_len])))
+    with pytest.raises(ImageError, match="padding after the role is not zero"):
+        pyctl.loads(resealed(bytes(data[32:]), 3))
 
 
 def test_sections_in_the_wrong_order():
