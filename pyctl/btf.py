@@ -164,6 +164,10 @@ class Btf:
         self._types: list[_Type | None] = [None]  # id 0 is void
         self._parse_types(blob[types_start : types_start + type_len])
 
+    @property
+    def little_endian(self) -> bool:
+        return self._end == "<"
+
     def _str(self, off: int) -> str:
         end = self._strings.find(b"\0", off)
         if off >= len(self._strings) or end < 0:

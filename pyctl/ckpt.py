@@ -15,7 +15,7 @@ import fcntl
 import os
 import time
 
-from . import _uapi, abi
+from . import _uapi, abi, compat
 from .errors import ImageError
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
@@ -184,7 +184,8 @@ def check_compatible(image: Image, info: ModuleInfo) -> None:
     """Raise ImageError unless the running kernel can take this image."""
     image.validate()
     c = image.constants
-    for name, ours in (("n_tty_buf_size", info.n_tty_buf_size), ("nccs", info.nccs)):
+    for name in compat.REQUIRED:
+        ours = getattr(info, name)
         if getattr(c, name) != ours:
             raise ImageError(f"constants.{name}: image has {getattr(c, name)}, the running kernel {ours}")
 
@@ -202,11 +203,9 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
         raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
     p = image.pairs[pair]
     slave_closed = p.master.has("other_closed")
-    for role, end, flag in (("master", p.master, "hupped"), ("slave", p.slave, "hupped"),
-                            ("slave", p.slave, "other_closed")):
-        if end.has(flag):
-            raise ImageError(f"pair[{pair}].{role}.flags: restoring a pair whose {role} is {flag} "
-                             "is not supported yet")
+    problems = compat.pair_problems(image, pair)
+    if problems:
+        raise ImageError(problems[0])
     if slave_closed:
         bit = 1 << TTY_FLAGS.index("other_closed")
         p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))

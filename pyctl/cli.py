@@ -21,8 +21,12 @@ examples:
   python -m pyctl checkpoint -o tty.img         the terminal on pyctl's stdin, both ends
   python -m pyctl checkpoint --pid 1234 --fd 0 -o tty.img
                                                 fd 0 of process 1234 (pidfd_getfd)
-  python -m pyctl show tty.img                  what is in an image, for people
-  python -m pyctl show --json tty.img           ... and for programs
+  python -m pyctl show tty.img                  what is in an image, for people (stty -a, lines)
+  python -m pyctl info tty.img                  header, source kernel, constants, checksums
+  python -m pyctl decode --pretty tty.img       the whole image as JSON (encode turns it back)
+  python -m pyctl encode tty.json -o tty.img    JSON back to an image, byte for byte
+  python -m pyctl diff a.img b.img              what differs, field by field (exit 1 if anything)
+  python -m pyctl validate tty.img --running    would the loaded module restore it? (also --ko, --btf)
   python -m pyctl restore tty.img -- bash       a new pty in that state, bash on it
   python -m pyctl unload                        unload the module
 """
@@ -47,6 +51,8 @@ def _print_info(info, extra: list[tuple[str, str]], as_json: bool) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    if args.image is not None:
+        return _image_info(args)
     if args.ko:
         from .kofile import read_ko
 
@@ -112,13 +118,101 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_image(path: str):
-    from .image import loads
-
+def _read_bytes(path: str) -> bytes:
     if path == "-":
-        return loads(sys.stdin.buffer.read())
+        return sys.stdin.buffer.read()
     with open(path, "rb") as f:
-        return loads(f.read())
+        return f.read()
+
+
+def _read_image(path: str):
+    from .image import ImageError, loads
+
+    try:
+        return loads(_read_bytes(path))
+    except ImageError as e:
+        raise ImageError(f"{path}: {e}") from None
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    if path == "-":
+        if sys.stdout.isatty():
+            raise PyctlError("not writing a binary image to a terminal: use -o FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def _image_info(args: argparse.Namespace) -> int:
+    from .imageinfo import describe_file
+
+    rows, image = describe_file(_read_bytes(args.image))
+    if args.json:
+        json.dump(dict(rows), sys.stdout, indent=2)
+        print()
+    else:
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            print(f"{key + ':':<{width + 1}} {value}")
+    return 0 if image is not None else 1
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from .imagejson import to_json
+
+    text = json.dumps(to_json(_read_image(args.image), pretty=args.pretty), indent=2 if args.pretty else None)
+    if args.output == "-":
+        print(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .image import ImageError
+    from .imagejson import from_json
+
+    raw = _read_bytes(args.json_file)
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise ImageError(f"{args.json_file}: not JSON: {e}") from None
+    _write_bytes(args.output, from_json(doc).dumps())
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .imagediff import diff
+
+    lines = diff(_read_image(args.a), _read_image(args.b))
+    for line in lines:
+        print(line)
+    return 1 if lines else 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from . import compat
+
+    image = _read_image(args.image)
+    if args.ko:
+        target = compat.target_from_ko(args.ko)
+    elif args.btf:
+        target = compat.target_from_btf(args.btf)
+    else:
+        target = compat.target_running(args.device)
+    problems = compat.check(image, target)
+    for note in compat.notes(image, target):
+        print(f"note: {note}")
+    if problems:
+        print(f"{args.image}: {target.name} would refuse it:")
+        for problem in problems:
+            print(f"  {problem}")
+        return 1
+    print(f"{args.image}: valid; {target.name} would restore it ({len(image.pairs)} pty pair(s))")
+    return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -126,7 +220,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     image = _read_image(args.image)
     if args.json:
-        json.dump(show.to_json(image), sys.stdout, indent=2)
+        from .imagejson import to_json
+
+        json.dump(to_json(image, pretty=True), sys.stdout, indent=2)
         print()
     else:
         sys.stdout.write(show.describe(image))
@@ -158,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("info", help="show the module's ABI version and kernel constants")
+    p = sub.add_parser("info", help="the module's ABI version and kernel constants, or an image's header")
+    p.add_argument("image", nargs="?", metavar="FILE",
+                   help="an image: its format version, source kernel, constants, pairs, sizes and checksums")
     p.add_argument("--ko", metavar="PATH", help="read them from this .ko instead of the loaded module")
     p.add_argument("--device", metavar="PATH", default=DEVICE_PATH, help="module device (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -183,8 +281,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="show an image: termios, modes, unread input by line, pending output")
     p.add_argument("image", metavar="FILE", help="image file, - for stdin")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (the same as decode --pretty)")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("decode", help="an image as JSON, every field; encode turns it back into the same bytes")
+    p.add_argument("image", metavar="FILE", help="image file, - for stdin")
+    p.add_argument("--pretty", action="store_true",
+                   help="indented, flags and c_cc by name, bytes as text (one character per byte), input by line")
+    p.add_argument("-o", "--output", default="-", metavar="FILE", help="JSON file (default: stdout)")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("encode", help="JSON from decode (either spelling) back into an image")
+    p.add_argument("json_file", metavar="JSON", help="JSON file, - for stdin")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="image file, - for stdout")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("diff", help="what differs between two images, field by field; exit 1 if anything")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("validate", help="check an image, and whether a target kernel/module would restore it")
+    p.add_argument("image", metavar="FILE", help="image file, - for stdin")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--ko", metavar="PATH", help="against this ckpt_tty.ko (its embedded constants)")
+    target.add_argument("--btf", metavar="PATH",
+                        help="against a kernel's BTF (/sys/kernel/btf/vmlinux, a vmlinux, a vmlinuz)")
+    target.add_argument("--running", action="store_true", help="against the loaded module (the default)")
+    p.add_argument("--device", default=DEVICE_PATH, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("unload", help="unload ckpt_tty")
     p.set_defaults(func=cmd_unload)
@@ -193,11 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    trouble = 2 if args.func is cmd_diff else 1  # diff: 1 means "different", as diff(1)
     try:
         return args.func(args)
     except PyctlError as e:
         print(f"pyctl: {e}", file=sys.stderr)
-        return 1
+        return trouble
     except OSError as e:
-        print(f"pyctl: {e.strerror or e}", file=sys.stderr)
-        return 1
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"pyctl: {where}{e.strerror or e}", file=sys.stderr)
+        return trouble

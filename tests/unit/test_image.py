@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Image format v1 on the host: round trips, corruption, validation, conversion."""
 
+import copy
 import dataclasses
 import io
 import struct
@@ -34,7 +35,8 @@ def sample(**slave) -> Image:
     master_end = end(termios=MASTER_TERMIOS, ntty_flags=1 << 4 | 1 << 5, input=b"one\r\n", commit=5, canon=-9,
                      flags=1 << 6, read_tail=2**64 - 2)
     c = Constants(4096, 19, 8, 64, 1, 44, 8904, 0x405306E3B86B734B)
-    return Image("6.1.0-56-amd64", 1795000000, c, [Pair(3, master_end, slave_end)])
+    # deep copy: callers mutate termios in place, and the Termios constants above are shared
+    return copy.deepcopy(Image("6.1.0-56-amd64", 1795000000, c, [Pair(3, master_end, slave_end)]))
 
 
 def test_round_trip_is_byte_identical():
