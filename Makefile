@@ -6,6 +6,7 @@
 #   make install          install it into /lib/modules/<release>/updates
 #   make demo             boot a test VM and show the module at work
 #   make check            run the whole test suite (host and VM tests)
+#   make golden           regenerate images/golden/ on each kernel of the matrix
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
@@ -22,4 +23,7 @@ demo:
 check:
 	./scripts/check.sh
 
-.PHONY: all modules modules_install install clean demo check
+golden:
+	./scripts/golden.sh
+
+.PHONY: all modules modules_install install clean demo check golden

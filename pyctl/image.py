@@ -300,12 +300,12 @@ def _read_termios(r: _Reader) -> Termios:
     return t
 
 
-def _set_bits(bits: int):
-    """Positions of the set bits, lowest first (line ends are sparse)."""
-    while bits:
-        low = bits & -bits
-        yield low.bit_length() - 1
-        bits ^= low
+_BYTE_BITS = [tuple(b for b in range(8) if v >> b & 1) for v in range(256)]
+
+
+def _set_bits(bitmap: bytes) -> list[int]:
+    """Positions of the set bits, lowest first; linear in the bitmap however many are set."""
+    return [8 * i + b for i, v in enumerate(bitmap) if v for b in _BYTE_BITS[v]]
 
 
 def _read_end(r: _Reader, role: int) -> End:
@@ -333,10 +333,9 @@ def _read_end(r: _Reader, role: int) -> End:
     data = i.take(count, "input bytes")
     bitmap = i.take((count + 7) // 8, "line ends")
     i.end()
-    bits = int.from_bytes(bitmap, "little")
-    if bits >> count:
+    if count % 8 and bitmap[-1] >> (count % 8):
         raise ImageError(f"{i.where}: line-end bits past the input")
-    line_ends = frozenset(_set_bits(bits))
+    line_ends = frozenset(_set_bits(bitmap))
     echo = secs[ECHO].take(len(secs[ECHO].data), "echo")
     f = secs[FLIP]
     fcount, flook, flagged = f.unpack("IIB", "flip header")

@@ -77,6 +77,7 @@ def run_host(args: argparse.Namespace) -> int:
         "--cwd", str(ROOT),
         "--exec", shlex.join(guest),
         *(["--verbose"] if args.verbose else []),
+        *[opt for d in args.rwdir for opt in ("--rwdir", str(Path(d).resolve()))],
     ]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -212,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--cpus", type=int, default=2)
         parser.add_argument("--memory", default="2G")
         parser.add_argument("--verbose", action="store_true", help="show the guest kernel's console")
+        parser.add_argument("--rwdir", action="append", default=[], metavar="DIR",
+                            help="let the guest write to this host directory (the rest of / is read-only)")
     parser.add_argument("--no-load", action="store_true", help="do not load the module before CMD")
     parser.add_argument("command", nargs="+", help="command to run in the guest")
     args = parser.parse_args(argv)
