@@ -17,9 +17,9 @@ import time
 
 from . import _uapi, abi, compat
 from .errors import ImageError
-from .image import NTTY_FLAGS, TTY_FLAGS, Constants, End, Image, Pair, Termios, Winsize
+from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
-from .pty import open_pty
+from .pty import devpts_of, open_pty, open_pty_at
 
 __all__ = ["checkpoint", "restore", "image_to_kernel", "kernel_to_image"]
 
@@ -177,7 +177,14 @@ def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
         _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_CHECKPOINT, fd, buf, f"checkpoint of fd {fd}")
     finally:
         os.close(dev)
-    return kernel_to_image(abi.decode("ckpt_tty_pair", buf), info)
+    image = kernel_to_image(abi.decode("ckpt_tty_pair", buf), info)
+    try:
+        where = devpts_of(fd)
+    except OSError:  # a hung-up master cannot name its peer; the instance is then not recorded
+        pass
+    else:
+        image.pairs[0].devpts = DevptsInstance(os.major(where.dev), os.minor(where.dev), os.fsencode(where.mountpoint))
+    return image
 
 
 def check_compatible(image: Image, info: ModuleInfo) -> None:
@@ -190,9 +197,13 @@ def check_compatible(image: Image, info: ModuleInfo) -> None:
             raise ImageError(f"constants.{name}: image has {getattr(c, name)}, the running kernel {ours}")
 
 
-def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
+def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int | str = "original",
             device: str = DEVICE_PATH) -> tuple[int, int | None]:
     """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd).
+
+    ``ptmx`` picks the devpts instance.  ``index``: "original" recreates the
+    pair as /dev/pts/N with the N it had (pyctl.pty.IndexTaken if N is in
+    use there), "any" takes the lowest free index, an int that index.
 
     When every slave fd had been closed at checkpoint time (the master's
     other_closed flag), the slave is closed again after the restore, which
@@ -214,7 +225,12 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0,
         info = get_info(dev, device)
         check_compatible(image, info)
         buf = image_to_kernel(p, info.n_tty_buf_size)
-        master, slave = open_pty(ptmx)
+        if index == "any":
+            master, slave = open_pty(ptmx)
+        elif index == "original" or (isinstance(index, int) and not isinstance(index, bool) and index >= 0):
+            master, slave = open_pty_at(p.index if index == "original" else index, ptmx)
+        else:
+            raise ValueError(f"index must be 'original', 'any' or a pty number, not {index!r}")
         try:
             _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, master, buf, "restore")
         except BaseException:

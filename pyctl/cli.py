@@ -27,7 +27,9 @@ examples:
   python -m pyctl encode tty.json -o tty.img    JSON back to an image, byte for byte
   python -m pyctl diff a.img b.img              what differs, field by field (exit 1 if anything)
   python -m pyctl validate tty.img --running    would the loaded module restore it? (also --ko, --btf)
-  python -m pyctl restore tty.img -- bash       a new pty in that state, bash on it
+  python -m pyctl restore tty.img -- bash       a new pty in that state, at its original /dev/pts/N, bash on it
+  python -m pyctl restore --devpts /srv/ct/dev/pts --any-index tty.img --send-fds /run/emu.sock
+                                                in a container's devpts, fds handed to another program
   python -m pyctl unload                        unload the module
 """
 
@@ -231,17 +233,24 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from .ckpt import restore
-    from .proc import run_on_terminal
+    from .proc import run_on_terminal, send_fds
+    from .pty import ptmx_of, pty_index
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        raise PyctlError("restore needs a command to run on the restored terminal: restore FILE -- CMD [ARGS]")
+    if bool(command) == bool(args.send_fds):
+        raise PyctlError("restore needs either a command to run on the restored terminal (restore FILE -- CMD "
+                         "[ARGS]) or --send-fds SOCKET to hand it to another program")
     image = _read_image(args.image)
-    if image.pairs[0].master.has("other_closed"):
+    if command and image.pairs[0].master.has("other_closed"):
         raise PyctlError("the program side of this terminal was closed at checkpoint time: "
-                         "there is no terminal to run a command on (pyctl.restore() gives the master)")
-    master, slave = restore(image, ptmx=args.ptmx)
-    print(f"pyctl: restored {_summary(image)}", file=sys.stderr)
+                         "there is no terminal to run a command on (--send-fds passes the master)")
+    ptmx = ptmx_of(args.devpts) if args.devpts else args.ptmx
+    index = "any" if args.any_index else "original" if args.index is None else args.index
+    master, slave = restore(image, ptmx=ptmx, index=index)
+    where = f"/dev/pts/{pty_index(master)} of {args.devpts or ptmx}"
+    print(f"pyctl: restored {_summary(image)} as {where}", file=sys.stderr)
+    if args.send_fds:
+        return send_fds(args.send_fds, master, slave, pty_index(master))
     return run_on_terminal(master, slave, command)
 
 
@@ -274,7 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="restore an image into a new pty pair and run a command on it")
     p.add_argument("image", metavar="FILE", help="image file, - for stdin")
-    p.add_argument("--ptmx", default="/dev/ptmx", help="ptmx of the devpts instance to use (default: %(default)s)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--devpts", metavar="MOUNTPOINT",
+                       help="allocate in the devpts instance mounted here (a container's /dev/pts)")
+    where.add_argument("--ptmx", default="/dev/ptmx", help="ptmx of the devpts instance to use (default: %(default)s)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--index", type=int, metavar="N", help="recreate it as /dev/pts/N (default: its original N)")
+    which.add_argument("--any-index", action="store_true", help="take the lowest free index, not the original one")
+    p.add_argument("--send-fds", metavar="SOCKET",
+                   help="instead of running a command, pass master and slave over this Unix socket (SCM_RIGHTS)")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]",
                    help="run in a new session with the restored terminal as controlling tty")
     p.set_defaults(func=cmd_restore)

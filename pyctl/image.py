@@ -26,7 +26,7 @@ from typing import BinaryIO
 from .errors import ImageError
 
 __all__ = [
-    "Constants", "End", "Extra", "Image", "ImageError", "Pair", "Termios", "Winsize",
+    "Constants", "DevptsInstance", "End", "Extra", "Image", "ImageError", "Pair", "Termios", "Winsize",
     "dump", "dumps", "load", "loads", "TTY_FLAGS", "NTTY_FLAGS",
 ]
 
@@ -37,13 +37,16 @@ _HEADER = struct.Struct("<8sHHIQII")
 
 # section types
 SOURCE, CONSTANTS, PAIR = 1, 2, 3
-PTY, END = 16, 17
+PTY, END, DEVPTS = 16, 17, 18
 TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP = range(32, 40)
 SECTION_NAMES = {
-    SOURCE: "SOURCE", CONSTANTS: "CONSTANTS", PAIR: "PAIR", PTY: "PTY", END: "END",
+    SOURCE: "SOURCE", CONSTANTS: "CONSTANTS", PAIR: "PAIR", PTY: "PTY", END: "END", DEVPTS: "DEVPTS",
     TERMIOS: "TERMIOS", TERMIOS_LOCKED: "TERMIOS_LOCKED", WINSIZE: "WINSIZE", TTY: "TTY",
     NTTY: "NTTY", INPUT: "INPUT", ECHO: "ECHO", FLIP: "FLIP",
 }
+
+# DEVPTS came after the first images: skippable, so that readers from before it skip it.
+SECTION_FLAGS = {DEVPTS: SKIPPABLE}
 
 # TTY.flags and NTTY.ntty_flags bit names, lowest bit first
 TTY_FLAGS = ("exclusive", "pty_lock", "other_closed", "hupped", "stopped", "tco_stopped", "packet")
@@ -125,12 +128,27 @@ class End:
         return bool(self.ntty_flags >> NTTY_FLAGS.index(name) & 1)
 
 
+@dataclasses.dataclass(frozen=True)
+class DevptsInstance:
+    """The devpts instance the pair was in, as the checkpointing process saw it.
+
+    ``major``/``minor`` of its st_dev tell instances apart on that machine
+    while mounted; ``mountpoint`` is where it was mounted (bytes, as the
+    kernel gives paths), empty if nowhere in that mount namespace.
+    """
+
+    major: int
+    minor: int
+    mountpoint: bytes
+
+
 @dataclasses.dataclass
 class Pair:
     index: int
     master: End
     slave: End
     extra: tuple[Extra, ...] = ()
+    devpts: DevptsInstance | None = None  # None in images from before DEVPTS
 
 
 @dataclasses.dataclass
@@ -218,7 +236,12 @@ def dumps(image: Image) -> bytes:
                                             c.n_tty_data_fingerprint)),
         ]
         for p in image.pairs:
-            parts = [_section(PTY, struct.pack("<I", p.index)), _end(0, p.master), _end(1, p.slave)]
+            parts = [_section(PTY, struct.pack("<I", p.index))]
+            if p.devpts is not None:
+                d = p.devpts
+                parts.append(_section(DEVPTS, struct.pack("<IIH", d.major, d.minor, len(d.mountpoint))
+                                      + d.mountpoint, SKIPPABLE))
+            parts += [_end(0, p.master), _end(1, p.slave)]
             sections.append(_section(PAIR, b"".join(_join(parts, p.extra))))
         sections = _join(sections, image.extra)
     except struct.error as e:
@@ -256,9 +279,14 @@ class _Reader:
         if self.pos != len(self.data):
             raise ImageError(f"{self.where}: {len(self.data) - self.pos} bytes of trailing data")
 
-    def sections(self, expected: list[int], repeat_last: bool = False) -> list[tuple[int, _Reader]]:
-        """Read sections of the expected types in order, skipping skippable unknown ones."""
+    def sections(self, expected: list[int], repeat_last: bool = False,
+                 optional: frozenset[int] = frozenset()) -> list[tuple[int, _Reader]]:
+        """Read sections of the expected types in order, skipping skippable unknown ones.
+
+        Types in ``optional`` may be absent; with ``repeat_last`` the last type may repeat.
+        """
         found: list[tuple[int, _Reader]] = []
+        k = 0  # the next expected type
         self.extra: list[Extra] = []  # skippable sections of unknown types
         self.count = 0  # sections read, skipped ones included
         while self.pos < len(self.data):
@@ -277,19 +305,23 @@ class _Reader:
                 if flags & ~SKIPPABLE:
                     raise ImageError(f"{self.where}: {name}: unknown section flags {flags:#x}")
                 raise ImageError(f"{self.where}: unknown section type {type_}")
-            if flags:
-                # A reader knows every version 1 section; marking one skippable means nothing, and
-                # accepting it would make decode-then-encode change the file.
-                raise ImageError(f"{self.where}: {name}: flags {flags:#x}, must be 0 for a version {VERSION} section")
-            index = len(found)
-            want = expected[min(index, len(expected) - 1)] if repeat_last else (
-                expected[index] if index < len(expected) else None)
-            if type_ != want:
-                wanted = SECTION_NAMES.get(want, "nothing") if want is not None else "nothing"
+            if flags != SECTION_FLAGS.get(type_, 0):
+                # Each known section has exactly the flags FORMAT.md gives it; accepting others would
+                # make decode-then-encode change the file.
+                raise ImageError(f"{self.where}: {name}: flags {flags:#x}, must be "
+                                 f"{SECTION_FLAGS.get(type_, 0):#x} for this section")
+            while k < len(expected) and type_ != expected[k] and expected[k] in optional:
+                k += 1
+            if k < len(expected) and type_ == expected[k]:
+                k += 1
+            elif not (repeat_last and k == len(expected) and type_ == expected[-1]):
+                wanted = SECTION_NAMES[expected[k]] if k < len(expected) else "nothing"
                 raise ImageError(f"{self.where}: found {name} where {wanted} belongs")
             found.append((type_, _Reader(payload, f"{self.where}/{name}")))
-        if len(found) < len(expected):
-            raise ImageError(f"{self.where}: missing {SECTION_NAMES[expected[len(found)]]} section")
+        while k < len(expected) and expected[k] in optional:
+            k += 1
+        if k < len(expected):
+            raise ImageError(f"{self.where}: missing {SECTION_NAMES[expected[k]]} section")
         return found
 
 
@@ -385,10 +417,16 @@ def loads(data: bytes) -> Image:
     pairs = []
     for k, (_, r) in enumerate(secs[2:]):
         r.where = f"image/PAIR[{k}]"
-        parts = r.sections([PTY, END, END])
+        parts = r.sections([PTY, DEVPTS, END, END], optional=frozenset({DEVPTS}))
         (index,) = parts[0][1].unpack("I", "pty index")
         parts[0][1].end()
-        pairs.append(Pair(index, _read_end(parts[1][1], 0), _read_end(parts[2][1], 1), tuple(r.extra)))
+        devpts = None
+        if parts[1][0] == DEVPTS:
+            d = parts.pop(1)[1]
+            major, minor, mlen = d.unpack("IIH", "devpts instance")
+            devpts = DevptsInstance(major, minor, d.take(mlen, "mount point"))
+            d.end()
+        pairs.append(Pair(index, _read_end(parts[1][1], 0), _read_end(parts[2][1], 1), tuple(r.extra), devpts))
     image = Image(release, created, constants, pairs, tuple(top.extra))
     _validate(image)
     return image
@@ -475,6 +513,10 @@ def _validate(image: Image) -> None:
     for k, p in enumerate(image.pairs):
         _validate_end(p.master, f"pair[{k}].master", c, True)
         _validate_end(p.slave, f"pair[{k}].slave", c, False)
-        _validate_extra(p.extra, 3, f"pair[{k}]")
+        _validate_extra(p.extra, 3 + (p.devpts is not None), f"pair[{k}]")
+        if p.devpts is not None:
+            d = p.devpts
+            _check(0 <= d.major <= U32_MAX and 0 <= d.minor <= U32_MAX and len(d.mountpoint) <= 4096,
+                   f"pair[{k}].devpts", "out of range")
         _validate_extra(p.master.extra, 8, f"pair[{k}].master")
         _validate_extra(p.slave.extra, 8, f"pair[{k}].slave")

@@ -14,6 +14,7 @@ import zlib
 
 from .errors import ImageError
 from .image import _HEADER, MAGIC, SECTION_NAMES, VERSION, Image, loads
+from .show import devpts_text
 
 __all__ = ["describe_file"]
 
@@ -71,7 +72,8 @@ def describe_file(data: bytes) -> tuple[list[tuple[str, str]], Image | None]:
                       f"{c.bits_per_long}, {'little' if c.byte_order == 1 else 'big'} endian, "
                       f"ktermios {c.ktermios_size}, n_tty_data {c.n_tty_data_size} "
                       f"(layout {c.n_tty_data_fingerprint:016x})"),
-        ("pty pairs", f"{len(image.pairs)}: " + ", ".join(f"/dev/pts/{p.index}" for p in image.pairs)),
+        ("pty pairs", f"{len(image.pairs)}: " + ", ".join(f"/dev/pts/{p.index} ({devpts_text(p)})"
+                                                          for p in image.pairs)),
         ("unread bytes", ", ".join(f"/dev/pts/{p.index}: input {len(p.slave.input) + len(p.slave.flip)}, "
                                    f"output {len(p.master.input) + len(p.master.flip)}" for p in image.pairs)),
     ]

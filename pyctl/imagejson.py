@@ -22,7 +22,8 @@ import dataclasses
 from typing import Any
 
 from . import termbits
-from .image import NTTY_FLAGS, TTY_FLAGS, VERSION, Constants, End, Extra, Image, ImageError, Pair, Termios, Winsize
+from .image import (NTTY_FLAGS, TTY_FLAGS, VERSION, Constants, DevptsInstance, End, Extra, Image, ImageError, Pair,
+                    Termios, Winsize)
 
 __all__ = ["FORMAT_NAME", "from_json", "to_json"]
 
@@ -216,6 +217,9 @@ def to_json(image: Image, pretty: bool = False) -> dict:
     pairs = []
     for p in image.pairs:
         pair = {"index": p.index, "master": _end_out(p.master, pretty, b), "slave": _end_out(p.slave, pretty, b)}
+        if p.devpts is not None:
+            pair["devpts"] = {"major": p.devpts.major, "minor": p.devpts.minor,
+                              "mountpoint": b.out(p.devpts.mountpoint)}
         if p.extra:
             pair["extra"] = _extra_out(p.extra, b)
         pairs.append(pair)
@@ -335,12 +339,18 @@ def from_json(doc: Any) -> Image:
     pairs = []
     for k, p in enumerate(_list(d["pairs"], "json.pairs")):
         where = f"json.pairs[{k}]"
-        keys = ["index", "master", "slave"]
-        pd = _obj(p, where, keys + ["extra"] if isinstance(p, dict) and "extra" in p else keys)
+        keys = ["index", "master", "slave"] + [k for k in ("extra", "devpts") if isinstance(p, dict) and k in p]
+        pd = _obj(p, where, keys)
+        devpts = None
+        if "devpts" in pd:
+            dd = _obj(pd["devpts"], f"{where}.devpts", ("major", "minor", "mountpoint"))
+            devpts = DevptsInstance(_int(dd["major"], f"{where}.devpts.major", 0, (1 << 32) - 1),
+                                    _int(dd["minor"], f"{where}.devpts.minor", 0, (1 << 32) - 1),
+                                    b.read(dd["mountpoint"], f"{where}.devpts.mountpoint"))
         pairs.append(Pair(_int(pd["index"], f"{where}.index", 0, (1 << 32) - 1),
                           _end_in(pd["master"], pretty, b, f"{where}.master"),
                           _end_in(pd["slave"], pretty, b, f"{where}.slave"),
-                          _extra_in(pd.get("extra", []), b, f"{where}.extra")))
+                          _extra_in(pd.get("extra", []), b, f"{where}.extra"), devpts))
     image = Image(_str(d["release"], "json.release"), _int(d["created"], "json.created", 0), Constants(**values),
                   pairs, _extra_in(d.get("extra", []), b, "json.extra"))
     try:

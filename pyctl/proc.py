@@ -7,14 +7,16 @@ import ctypes
 import errno
 import fcntl
 import os
+import json
 import select
+import socket
 import sys
 import termios
 import tty
 
 from .errors import PyctlError
 
-__all__ = ["pidfd_getfd", "run_on_terminal"]
+__all__ = ["pidfd_getfd", "run_on_terminal", "send_fds"]
 
 SYS_pidfd_getfd = 438  # the same number on every architecture (Linux 5.6)
 
@@ -101,3 +103,26 @@ def run_on_terminal(master: int, slave: int, command: list[str]) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def send_fds(path: str, master: int, slave: int | None, index: int) -> int:
+    """Hand the restored pair to the program listening on Unix socket ``path`` (SCM_RIGHTS).
+
+    One message: a JSON line naming what the descriptors are, in order
+    ({"pty": "/dev/pts/N", "fds": ["master", "slave"]}), with the
+    descriptors attached.  "@name" is an abstract socket.  Our copies are
+    closed afterwards: the receiver owns the pair.
+    """
+    address = "\0" + path[1:] if path.startswith("@") else path
+    fds = [master] if slave is None else [master, slave]
+    header = json.dumps({"pty": f"/dev/pts/{index}", "fds": ["master", "slave"][:len(fds)]}).encode() + b"\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(address)
+            socket.send_fds(sock, [header], fds)
+    except OSError as e:
+        raise PyctlError(f"{path}: cannot pass the terminal: {e.strerror}") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return 0

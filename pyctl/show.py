@@ -416,9 +416,18 @@ def _master(e: End) -> list[str]:
     return out + [_IN + s for s in _echo_line(e)]
 
 
+def devpts_text(p: Pair) -> str:
+    """Where the pair's devpts instance was, in words (images from before DEVPTS do not say)."""
+    d = p.devpts
+    if d is None:
+        return "devpts instance not recorded"
+    where = f"mounted at {d.mountpoint.decode(errors='backslashreplace')}" if d.mountpoint else "not mounted there"
+    return f"devpts instance {d.major}:{d.minor}, {where}"
+
+
 def _pair(k: int, p: Pair) -> list[str]:
-    return ([f"pair {k}: /dev/pts/{p.index}", "  slave (the program's side):"] + _slave(p.slave)
-            + ["  master (the terminal's side):"] + _master(p.master))
+    return ([f"pair {k}: /dev/pts/{p.index} ({devpts_text(p)})", "  slave (the program's side):"]
+            + _slave(p.slave) + ["  master (the terminal's side):"] + _master(p.master))
 
 
 def _created(seconds: int) -> str:

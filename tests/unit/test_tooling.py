@@ -3,6 +3,7 @@
 
 import dataclasses
 import json
+import struct
 
 import pytest
 
@@ -10,7 +11,10 @@ from pyctl import compat, image as img, imagejson, termbits
 from pyctl.image import ImageError
 from pyctl.imagediff import diff
 from tests.unit.test_cli import pyctl
+from pyctl.show import describe as show_describe
 from tests.unit.test_image import sample
+
+pyctl_loads = img.loads
 
 
 def rich_sample() -> img.Image:
@@ -22,6 +26,7 @@ def rich_sample() -> img.Image:
     image.pairs[0].slave.termios.cflag |= 0x10000000  # a CIBAUD bit: no name, kept as a number
     image.pairs[0].slave.pktstatus = 0
     image.pairs[0].master.pktstatus = 0x41
+    image.pairs[0].devpts = img.DevptsInstance(0, 26, b"/srv/ct 1/dev/pts")
     return image
 
 
@@ -30,6 +35,20 @@ def test_json_round_trip_is_byte_identical(pretty):
     for image in (sample(), rich_sample()):
         doc = json.loads(json.dumps(imagejson.to_json(image, pretty)))  # through real JSON text
         assert imagejson.from_json(doc).dumps() == image.dumps()
+
+
+def test_devpts_section_is_optional_and_skippable():
+    with_devpts, without = rich_sample(), rich_sample()
+    without.pairs[0].devpts = None
+    data = with_devpts.dumps()
+    assert len(data) - len(without.dumps()) == 12 + 10 + len(b"/srv/ct 1/dev/pts")
+    assert pyctl_loads(data).pairs[0].devpts == img.DevptsInstance(0, 26, b"/srv/ct 1/dev/pts")
+    assert pyctl_loads(without.dumps()).pairs[0].devpts is None
+    # readers from before DEVPTS see a skippable section of a type they do not know
+    assert struct.pack("<HH", img.DEVPTS, img.SKIPPABLE) in data
+    doc = imagejson.to_json(with_devpts, pretty=True)
+    assert doc["pairs"][0]["devpts"] == {"major": 0, "minor": 26, "mountpoint": "/srv/ct 1/dev/pts"}
+    assert "devpts instance 0:26, mounted at /srv/ct 1/dev/pts" in show_describe(with_devpts)
 
 
 def test_pretty_spelling_names_things():
@@ -176,7 +195,7 @@ def test_cli_decode_encode_info_diff_validate(tmp_path, built_ko):
     r = pyctl("info", str(tmp_path / "bad.img"))
     text = " ".join(r.stdout.split())
     assert r.returncode == 1 and "body checksum: MISMATCH" in text, r.stdout
-    assert "PAIR: 684 bytes, checksum MISMATCH" in text and "valid: no: body: checksum mismatch" in text
+    assert "PAIR: 723 bytes, checksum MISMATCH" in text and "valid: no: body: checksum mismatch" in text
 
     r = pyctl("diff", str(a), str(b))
     assert r.returncode == 1 and "pairs[0].slave.winsize.row: 24 -> 1" in r.stdout

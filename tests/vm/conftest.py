@@ -22,6 +22,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=VM_HINT))
 
 
+# Every image this run's checkpoints produce, for test_zz_image_round_trip.py.
+PRODUCED: list[bytes] = []
+PRODUCED_LIMIT = 20000  # the stress test alone makes a few thousand
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collect_images():
+    """Keep the bytes of every image pyctl.checkpoint() makes in this process."""
+    if not IN_VM:
+        yield
+        return
+    from pyctl import ckpt
+
+    original = ckpt.kernel_to_image
+
+    def recording(*args, **kwargs):
+        image = original(*args, **kwargs)
+        if len(PRODUCED) < PRODUCED_LIMIT:
+            PRODUCED.append(image.dumps())
+        return image
+
+    ckpt.kernel_to_image = recording
+    yield
+    ckpt.kernel_to_image = original
+
+
 @pytest.fixture(scope="session")
 def ko_path():
     return Path(os.environ["CKPT_TTY_KO"])

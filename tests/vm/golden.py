@@ -31,7 +31,7 @@ from .ttyutil import (TIOCEXCL, TIOCPKT, Pairs, get_termios2, observable, raw_mo
                       set_winsize, settle)
 
 TIOCSLCKTRMIOS, TIOCGLCKTRMIOS = 0x5457, 0x5456  # include/uapi/asm-generic/ioctls.h
-IUTF8, EXTPROC, BOTHER = 0o40000, 0o200000, 0o10000  # termbits.h; Python's termios module lacks them
+IUTF8, EXTPROC, BOTHER, CIBAUD = 0o40000, 0o200000, 0o10000, 0o2003600000  # termbits.h; not in Python's termios
 GOLDEN = Path(__file__).resolve().parents[2] / "images" / "golden"
 
 
@@ -95,7 +95,9 @@ def modes_and_sizes(m: int, s: int) -> bytes:
     cc = bytearray(cc)
     cc[termios.VINTR], cc[termios.VEOL], cc[termios.VEOL2] = 0x07, ord("!"), 0xE9
     set_termios2(s, iflag | IUTF8 | termios.IMAXBEL, oflag & ~termios.ONLCR | termios.OCRNL,
-                 (cflag & ~(termios.CBAUD | termios.CSIZE)) | BOTHER | termios.CS7 | termios.PARENB,
+                 # BOTHER in CIBAUD too, or the kernel takes the output speed for input
+                 (cflag & ~(termios.CBAUD | CIBAUD | termios.CSIZE)) | BOTHER | BOTHER << 16 | termios.CS7
+                 | termios.PARENB,
                  lflag | EXTPROC, line, bytes(cc), 123457, 98765)
     set_winsize(m, 50, 132, 1320, 1000)
     fcntl.ioctl(s, TIOCEXCL)
@@ -130,9 +132,23 @@ def ring_full(m: int, s: int) -> bytes:
     return b""
 
 
+def echo_blocked(m: int, s: int) -> bytes:
+    """The program filled the terminal's side; what is typed now cannot be echoed and waits in the echo ring."""
+    os.set_blocking(s, False)
+    try:
+        while True:
+            os.write(s, b"o" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(s, True)
+    settle()
+    os.write(m, b"typed\n")
+    return b""
+
+
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     half_line, output_unread, edited_line, lnext_pending, raw_vmin, eof_pushed, packet_flushed, modes_and_sizes,
-    ring_full)}
+    ring_full, echo_blocked)}
 
 
 def _text(data: bytes) -> str:
@@ -173,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="directory, e.g. images/golden/6.12")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("*.img"):
+    for old in [*args.out.glob("*.img"), *args.out.glob("*.json")]:
         old.unlink()
     pairs = Pairs()
     try:

@@ -56,6 +56,10 @@ def test_half_typed_line_survives_the_program(pairs, tmp_path):
 
     prog.send_signal(signal.SIGKILL)  # the program and its terminal are gone
     prog.wait()
+    index = data["pairs"][0]["index"]
+    for fd in (m, s):
+        os.close(fd)
+        pairs.fds.remove(fd)
 
     restored = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--",
                                  sys.executable, "-c", PROGRAM],
@@ -65,8 +69,9 @@ def test_half_typed_line_survives_the_program(pairs, tmp_path):
     restored.stdin.write(b"ld\n")
     restored.stdin.close()
     rest = read_until(restored.stdout, b"'\r\n")
-    assert restored.wait(60) == 0, restored.stderr.read()
+    assert restored.wait(60) == 0
     assert rest == b"ld\r\ngot: 'hello world\\n'\r\n"
+    assert f"as /dev/pts/{index} of /dev/ptmx".encode() in restored.stderr.read(), "not at its original index"
 
 
 def read_until(pipe, marker, timeout=60):

@@ -40,14 +40,16 @@ def test_golden_images_exist():
 def test_golden_image_restores_here(path, pairs):
     image = pyctl.loads(path.read_bytes())
     expected = json.loads(path.with_suffix(".json").read_text())
-    m, s = pyctl.restore(image)
+    m, s = pyctl.restore(image, index="any")
     pairs.fds += [m, s]
 
-    # The restored pair checkpoints to the same state, ring positions included; only the pty index differs.
+    # The restored pair checkpoints to the same state, ring positions included; only the pty index and
+    # devpts instance differ.
     # Settle first: restore hands pending flip bytes to the flush worker, which sets no_room when the ring is full.
     settle()
     again = pyctl.checkpoint(m)
-    assert dataclasses.replace(again.pairs[0], index=image.pairs[0].index) == image.pairs[0], \
+    assert dataclasses.replace(again.pairs[0], index=image.pairs[0].index, devpts=image.pairs[0].devpts) \
+        == image.pairs[0], \
         "\n".join(diff(image, again))
 
     seen = observe(m, s, expected["completion"].encode("latin-1"))

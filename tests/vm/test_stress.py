@@ -245,7 +245,7 @@ def checkpointer(stop, stats, registry, name):
             stats.add("restores skipped (hung up)")
             continue
         try:
-            master, slave = pyctl.restore(image)
+            master, slave = pyctl.restore(image, index="any")
         except Exception as e:  # noqa: BLE001
             stats.fail(f"restore of a checkpoint of fd {fd}: {e!r}")
             continue

@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The restored terminal is the command's controlling terminal, and job control works on it.
+
+A user types half a command, the terminal is checkpointed and the shell
+killed; `pyctl restore -- bash -i` brings the terminal back under a new
+interactive bash, which finds the half-typed command, runs it in the
+foreground, and Ctrl-Z, jobs, fg and Ctrl-C behave as on any terminal.
+pyctl itself runs on an outer pty, as it would in a terminal emulator.
+"""
+
+import os
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+import pyctl
+from pyctl.pty import open_pty
+
+from .ttyutil import settle
+
+FG_CHECK = ("python3 -c 'import os; print(\"ctty\", os.ttyname(0), \"fg\", os.tcgetpgrp(0) == os.getpgrp(), "
+            "\"sid\", os.getsid(0) == os.tcgetsid(0))'")
+
+
+class Screen:
+    """The outer terminal: what pyctl relays from the restored one."""
+
+    def __init__(self, master):
+        self.master = master
+        self.text = b""
+
+    def wait_for(self, marker: bytes, timeout: float = 60) -> bytes:
+        deadline = time.monotonic() + timeout
+        while marker not in self.text:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.master], [], [], max(0.0, left))
+            if not ready:
+                raise AssertionError(f"no {marker!r} on the screen after {timeout} s; it shows {self.text!r}")
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"terminal closed before {marker!r}; it showed {self.text!r}")
+            self.text += chunk
+        head, _, self.text = self.text.partition(marker)
+        return head + marker
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+
+def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
+    m, s = open_pty()
+    os.write(m, b"sleep 1000")  # typed at a shell prompt, no Enter yet
+    settle()
+    image = tmp_path / "tty.img"
+    image.write_bytes(pyctl.checkpoint(m).dumps())
+    os.close(m)
+    os.close(s)
+
+    outer_m, outer_s = open_pty()
+    env = dict(os.environ, PS1="$ ", TERM="dumb", HOME=str(tmp_path), INPUTRC="/dev/null")
+    proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--",
+                             "bash", "--norc", "--noprofile", "-i"],
+                            stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    os.close(outer_s)
+    screen = Screen(outer_m)
+    try:
+        screen.wait_for(b"$ ")
+        # bash's line editor got the half-typed command as input: Enter runs it, in the foreground.
+        screen.type(b"\r")
+        screen.wait_for(b"sleep 1000")
+        time.sleep(1)
+        screen.type(b"\x1a")  # Ctrl-Z: SIGTSTP to the foreground process group, i.e. sleep
+        stopped = screen.wait_for(b"$ ")
+        assert b"Stopped" in stopped and b"sleep 1000" in stopped, stopped
+        screen.type(b"jobs\r")
+        assert b"[1]+  Stopped                 sleep 1000" in screen.wait_for(b"$ ")
+        screen.type(b"fg\r")
+        screen.wait_for(b"sleep 1000")
+        time.sleep(1)
+        screen.type(b"\x03")  # Ctrl-C: SIGINT to sleep, in the foreground again
+        screen.wait_for(b"$ ")
+        screen.type(b"jobs; echo jobs-done\r")
+        assert b"Stopped" not in screen.wait_for(b"jobs-done\r\n")
+        screen.type(FG_CHECK.encode() + b"\r")
+        line = screen.wait_for(b"sid True")
+        assert b"fg True" in line and b"ctty /dev/pts/" in line, line
+        screen.type(b"exit\r")
+        assert proc.wait(60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(outer_m)
+    assert b"pyctl: restored" in proc.stderr.read()
+
+
+@pytest.mark.parametrize("signal_key, name", [(b"\x1c", b"Quit")])
+def test_isig_reaches_the_restored_foreground(module_loaded, tmp_path, signal_key, name):
+    """Ctrl-\\ kills the foreground command with SIGQUIT: the session's foreground group is set."""
+    m, s = open_pty()
+    image = tmp_path / "tty.img"
+    image.write_bytes(pyctl.checkpoint(m).dumps())
+    os.close(m)
+    os.close(s)
+    outer_m, outer_s = open_pty()
+    env = dict(os.environ, PS1="$ ", TERM="dumb", HOME=str(tmp_path), INPUTRC="/dev/null")
+    proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--any-index", "--",
+                             "bash", "--norc", "--noprofile", "-i"],
+                            stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    os.close(outer_s)
+    screen = Screen(outer_m)
+    try:
+        screen.wait_for(b"$ ")
+        screen.type(b"sleep 1000\r")
+        screen.wait_for(b"sleep 1000")
+        time.sleep(1)
+        screen.type(signal_key)
+        assert name in screen.wait_for(b"$ ")
+        screen.type(b"exit\r")
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(outer_m)
