@@ -39,7 +39,8 @@ static const struct ckpt_tty_info ckpt_tty_build_info
 #else
 	.byte_order = CKPT_TTY_BIG_ENDIAN,
 #endif
-	.features = CKPT_TTY_FEATURE_GET_INFO | CKPT_TTY_FEATURE_CHECKPOINT | CKPT_TTY_FEATURE_RESTORE,
+	.features = CKPT_TTY_FEATURE_GET_INFO | CKPT_TTY_FEATURE_CHECKPOINT | CKPT_TTY_FEATURE_RESTORE |
+		    CKPT_TTY_FEATURE_RESTORE_ONTO,
 	.n_tty_buf_size = N_TTY_BUF_SIZE,
 	.nccs = NCCS,
 	.ncc = NCC,

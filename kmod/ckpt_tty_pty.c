@@ -19,6 +19,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/tty.h>
 #include <linux/tty_driver.h>
@@ -218,13 +220,16 @@ static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 	tty_unlock(p->master);
 }
 
-/* The ioctl argument: no flags, reserved zero, and our size of the pair. */
-static long ckpt_tty_copy_arg(struct ckpt_tty_pair_arg *arg, struct ckpt_tty_pair_arg __user *uarg)
+/* The ioctl argument: known flags only, reserved zero, and our size of the pair. */
+static long ckpt_tty_copy_arg(struct ckpt_tty_pair_arg *arg, struct ckpt_tty_pair_arg __user *uarg,
+			      u32 allowed_flags)
 {
 	if (copy_from_user(arg, uarg, sizeof(*arg)))
 		return -EFAULT;
-	if (arg->flags || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
+	if ((arg->flags & ~allowed_flags) || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
 	    arg->pair_size != sizeof(struct ckpt_tty_pair))
+		return -EINVAL;
+	if ((arg->flags & CKPT_TTY_RESTORE_FORCE) && !(arg->flags & CKPT_TTY_RESTORE_ONTO))
 		return -EINVAL;
 	return 0;
 }
@@ -356,7 +361,7 @@ long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
 	struct ckpt_tty_pair *pair;
 	long ret;
 
-	ret = ckpt_tty_copy_arg(&arg, uarg);
+	ret = ckpt_tty_copy_arg(&arg, uarg, 0);
 	if (ret)
 		return ret;
 	/* Allocate before locking; copy to userspace after unlocking. */
@@ -490,20 +495,84 @@ static bool ckpt_tty_termios_equal(const struct ktermios *a, const struct ktermi
 	       a->c_ospeed == b->c_ospeed && !memcmp(a->c_cc, b->c_cc, NCCS);
 }
 
+static bool ckpt_tty_flip_pending(struct tty_port *port)
+{
+	struct tty_buffer *b;
+
+	for (b = port->buf.head; b; b = smp_load_acquire(&b->next))
+		if (READ_ONCE(b->used) != b->read)
+			return true;
+	return false;
+}
+
 /* Nothing received, read, echoed or pending on this end. */
 static bool ckpt_tty_end_is_fresh(struct tty_struct *tty)
 {
 	void *ld = tty->disc_data;
-	struct tty_buffer *b;
 
 	if (NTTY_SIZE_T(ld, READ_HEAD) || NTTY_SIZE_T(ld, READ_TAIL) || NTTY_SIZE_T(ld, CANON_HEAD) ||
 	    NTTY_SIZE_T(ld, COMMIT_HEAD) || NTTY_SIZE_T(ld, ECHO_HEAD) || NTTY_SIZE_T(ld, ECHO_TAIL) ||
-	    NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) || NTTY_UINT(ld, COLUMN))
+	    NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) || NTTY_UINT(ld, COLUMN) || ckpt_tty_flip_pending(tty->port))
 		return false;
-	for (b = tty->port->buf.head; b; b = smp_load_acquire(&b->next))
-		if (READ_ONCE(b->used) != b->read)
-			return false;
 	return !test_bit(TTY_OTHER_CLOSED, &tty->flags) && !test_bit(TTY_HUPPED, &tty->flags);
+}
+
+/*
+ * For ONTO: the end may have been used, but holds nothing a reader has not
+ * taken yet (input, typed partial line, echo, flip data) and is open on
+ * both sides.  With FORCE only the last part counts.
+ */
+static bool ckpt_tty_end_takes_onto(struct tty_struct *tty, bool force)
+{
+	void *ld = tty->disc_data;
+
+	if (test_bit(TTY_OTHER_CLOSED, &tty->flags) || test_bit(TTY_HUPPED, &tty->flags))
+		return false;
+	if (force)
+		return true;
+	return NTTY_SIZE_T(ld, READ_HEAD) == NTTY_SIZE_T(ld, READ_TAIL) &&
+	       NTTY_SIZE_T(ld, ECHO_HEAD) == NTTY_SIZE_T(ld, ECHO_TAIL) && !ckpt_tty_flip_pending(tty->port);
+}
+
+static bool ckpt_tty_pair_takes(struct ckpt_tty_pair_ref *p, u32 flags)
+{
+	if (!(flags & CKPT_TTY_RESTORE_ONTO))
+		return ckpt_tty_end_is_fresh(p->master) && ckpt_tty_end_is_fresh(p->slave);
+	return ckpt_tty_end_takes_onto(p->master, flags & CKPT_TTY_RESTORE_FORCE) &&
+	       ckpt_tty_end_takes_onto(p->slave, flags & CKPT_TTY_RESTORE_FORCE);
+}
+
+/* FORCE: what the target's flip buffers still hold is dropped (as tty_buffer_flush does). */
+static void ckpt_tty_drop_flip(struct tty_port *port)
+{
+	struct tty_buffer *b;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&port->lock, irqflags);
+	for (b = port->buf.head; b; b = smp_load_acquire(&b->next)) {
+		b->read = smp_load_acquire(&b->commit);
+		b->lookahead = b->read;
+	}
+	spin_unlock_irqrestore(&port->lock, irqflags);
+}
+
+/*
+ * Flow control as the image says, through the tty layer so the driver and
+ * waiting writers hear of it.  tco_stopped is cleared first: start_tty()
+ * leaves a TCOOFF stop alone.  load_end() sets tco_stopped afterwards.
+ */
+static void ckpt_tty_set_flow(struct tty_struct *tty, const struct ckpt_tty_end *e)
+{
+	unsigned long irqflags;
+
+	if (e->flags & CKPT_TTY_END_STOPPED) {
+		stop_tty(tty);
+		return;
+	}
+	spin_lock_irqsave(&tty->flow.lock, irqflags);
+	tty->flow.tco_stopped = false;
+	spin_unlock_irqrestore(&tty->flow.lock, irqflags);
+	start_tty(tty);
 }
 
 static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *e)
@@ -541,10 +610,8 @@ static int ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *
 	unsigned int i;
 
 	ckpt_tty_load_termios(&tty->termios_locked, &e->termios_locked);
-	if (e->flags & CKPT_TTY_END_EXCLUSIVE)
-		set_bit(TTY_EXCLUSIVE, &tty->flags);
-	if (e->flags & CKPT_TTY_END_PTY_LOCK)
-		set_bit(TTY_PTY_LOCK, &tty->flags);
+	assign_bit(TTY_EXCLUSIVE, &tty->flags, e->flags & CKPT_TTY_END_EXCLUSIVE);
+	assign_bit(TTY_PTY_LOCK, &tty->flags, e->flags & CKPT_TTY_END_PTY_LOCK);
 	spin_lock_irqsave(&tty->flow.lock, irqflags);
 	tty->flow.tco_stopped = !!(e->flags & CKPT_TTY_END_TCO_STOPPED);
 	spin_unlock_irqrestore(&tty->flow.lock, irqflags);
@@ -591,9 +658,11 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	struct ckpt_tty_pair_ref p;
 	struct ckpt_tty_pair *pair;
 	struct ktermios kt_master, kt_slave;
+	struct winsize ws;
+	bool resized;
 	long ret;
 
-	ret = ckpt_tty_copy_arg(&arg, uarg);
+	ret = ckpt_tty_copy_arg(&arg, uarg, CKPT_TTY_RESTORE_FLAGS);
 	if (ret)
 		return ret;
 	pair = kvmalloc(sizeof(*pair), GFP_KERNEL);
@@ -621,7 +690,7 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
-	if (!ckpt_tty_end_is_fresh(p.master) || !ckpt_tty_end_is_fresh(p.slave))
+	if (!ckpt_tty_pair_takes(&p, arg.flags))
 		ret = -EBUSY;
 	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
 		ret = -EINVAL;
@@ -631,15 +700,23 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 
 	/* The slave's termios go through the tty layer, so the pty and n_tty hooks run. */
 	tty_set_termios(p.slave, &kt_slave);
-	if (pair->slave.flags & CKPT_TTY_END_STOPPED)
-		stop_tty(p.slave);
-	if (pair->master.flags & CKPT_TTY_END_STOPPED)
-		stop_tty(p.master);
+	ckpt_tty_set_flow(p.slave, &pair->slave);
+	ckpt_tty_set_flow(p.master, &pair->master);
 
 	mutex_lock(&p.slave->winsize_mutex);
+	ckpt_tty_load_winsize(&ws, &pair->slave);
+	resized = memcmp(&p.slave->winsize, &ws, sizeof(ws)) != 0;
 	ckpt_tty_load_winsize(&p.master->winsize, &pair->master);
 	ckpt_tty_load_winsize(&p.slave->winsize, &pair->slave);
 	mutex_unlock(&p.slave->winsize_mutex);
+	if (resized && (arg.flags & CKPT_TTY_RESTORE_ONTO)) {
+		/* Programs on a terminal in use redraw on SIGWINCH, as after TIOCSWINSZ (tty_do_resize). */
+		struct pid *pgrp = tty_get_pgrp(p.slave);
+
+		if (pgrp)
+			kill_pgrp(pgrp, SIGWINCH, 1);
+		put_pid(pgrp);
+	}
 
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
@@ -649,10 +726,14 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	 * is pyctl's own until restore returns; if someone did, the termios and
 	 * winsize set above stay, and pyctl discards the pair.)
 	 */
-	if (!ckpt_tty_end_is_fresh(p.master) || !ckpt_tty_end_is_fresh(p.slave) ||
+	if (!ckpt_tty_pair_takes(&p, arg.flags) ||
 	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||
 	    !ckpt_tty_termios_equal(&p.slave->termios, &kt_slave))
 		ret = -EBUSY;
+	if (!ret && (arg.flags & CKPT_TTY_RESTORE_FORCE)) {
+		ckpt_tty_drop_flip(p.master->port);
+		ckpt_tty_drop_flip(p.slave->port);
+	}
 	if (!ret)
 		ret = ckpt_tty_load_end(p.master, &pair->master);
 	if (!ret)

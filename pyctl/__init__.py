@@ -9,13 +9,13 @@ Importing pyctl needs the standard library only; reading ``.ko`` files needs
 pyelftools.
 """
 
-from .ckpt import checkpoint, restore
+from .ckpt import checkpoint, restore, restore_onto
 from .errors import ImageError, IncompatibleModuleError, PyctlError
 from .image import Image, dump, dumps, load, loads
 from .info import DEVICE_PATH, ModuleInfo, get_info
 
 __all__ = [
     "DEVICE_PATH", "Image", "ImageError", "IncompatibleModuleError", "ModuleInfo", "PyctlError",
-    "checkpoint", "dump", "dumps", "get_info", "load", "loads", "restore",
+    "checkpoint", "dump", "dumps", "get_info", "load", "loads", "restore", "restore_onto",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ import os
 import time
 
 from . import _uapi, abi, compat
-from .errors import ImageError
+from .errors import ImageError, PyctlError
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
 from .pty import devpts_of, open_pty, open_pty_at
@@ -154,13 +154,16 @@ def image_to_kernel(pair: Pair, size: int) -> bytearray:
                                         "slave": _end_to_kernel(pair.slave, size)})
 
 
-def _pair_ioctl(dev: int, request: int, fd: int, buf: bytearray, what: str) -> None:
+def _pair_ioctl(dev: int, request: int, fd: int, buf: bytearray, what: str, flags: int = 0,
+                errors: dict[int, str] | None = None) -> None:
     holder = (ctypes.c_char * len(buf)).from_buffer(buf)
-    arg = abi.encode("ckpt_tty_pair_arg", {"fd": fd, "pair": ctypes.addressof(holder), "pair_size": len(buf)})
+    arg = abi.encode("ckpt_tty_pair_arg", {"fd": fd, "flags": flags, "pair": ctypes.addressof(holder),
+                                           "pair_size": len(buf)})
+    explain = {**_ERRORS, **(errors or {})}
     try:
         fcntl.ioctl(dev, request, bytes(arg))
     except OSError as e:
-        raise OSError(e.errno, f"{what}: {_ERRORS.get(e.errno, os.strerror(e.errno))}") from None
+        raise OSError(e.errno, f"{what}: {explain.get(e.errno, os.strerror(e.errno))}") from None
     finally:
         del holder
 
@@ -243,3 +246,41 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
         os.close(slave)
         return master, None
     return master, slave
+
+
+ONTO_ERRORS = {
+    errno.EBUSY: "the terminal holds unread input, unread output, pending echo or a typed line "
+                 "(--force discards them), or it was hung up, or its other side is closed",
+}
+
+
+def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
+                 device: str = DEVICE_PATH) -> None:
+    """Apply pair ``pair`` of ``image`` to the existing pty pair that ``fd`` (either end) belongs to.
+
+    For a terminal some process already holds (the one a restored process
+    inherits): termios, locked termios, window size (its foreground group
+    gets SIGWINCH when that changes), modes, flow and packet state, and the
+    saved unread input, typed partial line, echo and pending output all
+    become the image's.  Refused (EBUSY) while the target holds data of its
+    own, unless ``force`` discards it.
+    """
+    if not 0 <= pair < len(image.pairs):
+        raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
+    problems = compat.pair_problems(image, pair)
+    if image.pairs[pair].master.has("other_closed"):
+        problems.append(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
+                        "a terminal in use cannot be made so")
+    if problems:
+        raise ImageError(problems[0])
+    dev = open_device(device)
+    try:
+        info = get_info(dev, device)
+        if "restore_onto" not in info.feature_names:
+            raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
+        check_compatible(image, info)
+        buf = image_to_kernel(image.pairs[pair], info.n_tty_buf_size)
+        flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
+        _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, fd, buf, f"restore onto fd {fd}", flags, ONTO_ERRORS)
+    finally:
+        os.close(dev)

@@ -28,6 +28,8 @@ examples:
   python -m pyctl diff a.img b.img              what differs, field by field (exit 1 if anything)
   python -m pyctl validate tty.img --running    would the loaded module restore it? (also --ko, --btf)
   python -m pyctl restore tty.img -- bash       a new pty in that state, at its original /dev/pts/N, bash on it
+  python -m pyctl restore tty.img --onto /dev/pts/7
+                                                apply it to a terminal a process already holds
   python -m pyctl restore --devpts /srv/ct/dev/pts --any-index tty.img --send-fds /run/emu.sock
                                                 in a container's devpts, fds handed to another program
   python -m pyctl unload                        unload the module
@@ -237,6 +239,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from .pty import ptmx_of, pty_index
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if args.onto is not None:
+        return _restore_onto(args, command)
+    if args.force:
+        raise PyctlError("--force goes with --onto")
     if bool(command) == bool(args.send_fds):
         raise PyctlError("restore needs either a command to run on the restored terminal (restore FILE -- CMD "
                          "[ARGS]) or --send-fds SOCKET to hand it to another program")
@@ -252,6 +258,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.send_fds:
         return send_fds(args.send_fds, master, slave, pty_index(master))
     return run_on_terminal(master, slave, command)
+
+
+def _restore_onto(args: argparse.Namespace, command: list[str]) -> int:
+    from .ckpt import restore_onto
+
+    if command or args.send_fds or args.index is not None or args.any_index or args.devpts:
+        raise PyctlError("--onto applies the image to an existing terminal: no command, --send-fds, --index, "
+                         "--any-index or --devpts with it")
+    image = _read_image(args.image)
+    if args.onto.isdigit():
+        fd, name = int(args.onto), f"fd {args.onto}"
+        restore_onto(image, fd, force=args.force)
+    else:
+        name = args.onto
+        fd = os.open(args.onto, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            restore_onto(image, fd, force=args.force)
+        finally:
+            os.close(fd)
+    print(f"pyctl: restored {_summary(image)} onto {name}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,9 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--index", type=int, metavar="N", help="recreate it as /dev/pts/N (default: its original N)")
     which.add_argument("--any-index", action="store_true", help="take the lowest free index, not the original one")
+    p.add_argument("--onto", metavar="FD|PATH",
+                   help="apply the image to this existing terminal (an fd pyctl inherited, or a path like "
+                        "/dev/pts/3) instead of creating one")
+    p.add_argument("--force", action="store_true",
+                   help="with --onto: discard unread data the terminal holds instead of refusing")
     p.add_argument("--send-fds", metavar="SOCKET",
                    help="instead of running a command, pass master and slave over this Unix socket (SCM_RIGHTS)")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS]",
+    p.add_argument("command", nargs="*", metavar="-- CMD [ARGS]",
                    help="run in a new session with the restored terminal as controlling tty")
     p.set_defaults(func=cmd_restore)
 
@@ -334,7 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Everything after "--" is restore's command, wherever the options stand (argparse alone
+    # would take "restore FILE --force -- CMD" apart wrongly).
+    command = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
+    if command:
+        if args.func is not cmd_restore:
+            print("pyctl: only restore takes a command after --", file=sys.stderr)
+            return 2
+        args.command = args.command + command
     trouble = 2 if args.func is cmd_diff else 1  # diff: 1 means "different", as diff(1)
     try:
         return args.func(args)

@@ -27,6 +27,7 @@ FEATURE_NAMES = {
     _uapi.CKPT_TTY_FEATURE_GET_INFO: "get_info",
     _uapi.CKPT_TTY_FEATURE_CHECKPOINT: "checkpoint",
     _uapi.CKPT_TTY_FEATURE_RESTORE: "restore",
+    _uapi.CKPT_TTY_FEATURE_RESTORE_ONTO: "restore_onto",
 }
 
 

@@ -110,4 +110,4 @@ def test_restore_of_a_corrupt_image_is_one_clear_line(module_loaded, tmp_path):
     bad = tmp_path / "bad.img"
     bad.write_bytes(b"\x89CKPTTY\nxxxx")
     r = pyctl("restore", str(bad), "--", "true", text=True)
-    assert r.returncode == 1 and r.stderr.startswith("pyctl: header:")
+    assert r.returncode == 1 and r.stderr.startswith("pyctl: ") and "bad.img: header: 12 bytes" in r.stderr

@@ -21,15 +21,19 @@ from pyctl.pty import open_pty
 
 from .ttyutil import settle
 
-FG_CHECK = ("python3 -c 'import os; print(\"ctty\", os.ttyname(0), \"fg\", os.tcgetpgrp(0) == os.getpgrp(), "
-            "\"sid\", os.getsid(0) == os.tcgetsid(0))'")
+# Run on the restored terminal: its name, whether the shell's job is its foreground group, and whether
+# the terminal's session (TIOCGSID, 0x5429) is the shell's.
+FG_CHECK = ("python3 -c 'import fcntl, os, struct; "
+            "sid = struct.unpack(\"i\", fcntl.ioctl(0, 0x5429, bytes(4)))[0]; "
+            "print(\"ctty\", os.ttyname(0), \"fg\", os.tcgetpgrp(0) == os.getpgrp(), \"sid\", sid == os.getsid(0))'")
 
 
 class Screen:
     """The outer terminal: what pyctl relays from the restored one."""
 
-    def __init__(self, master):
+    def __init__(self, master, proc):
         self.master = master
+        self.proc = proc  # pyctl, whose stderr explains an early end
         self.text = b""
 
     def wait_for(self, marker: bytes, timeout: float = 60) -> bytes:
@@ -44,7 +48,9 @@ class Screen:
             except OSError:
                 chunk = b""
             if not chunk:
-                raise AssertionError(f"terminal closed before {marker!r}; it showed {self.text!r}")
+                self.proc.wait(10)
+                raise AssertionError(f"terminal closed before {marker!r}; it showed {self.text!r}; "
+                                     f"pyctl said {self.proc.stderr.read()!r}")
             self.text += chunk
         head, _, self.text = self.text.partition(marker)
         return head + marker
@@ -54,6 +60,7 @@ class Screen:
 
 
 def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
+    outer_m, outer_s = open_pty()  # first, so that the checkpointed pair's index is free again for restore
     m, s = open_pty()
     os.write(m, b"sleep 1000")  # typed at a shell prompt, no Enter yet
     settle()
@@ -62,13 +69,12 @@ def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
     os.close(m)
     os.close(s)
 
-    outer_m, outer_s = open_pty()
     env = dict(os.environ, PS1="$ ", TERM="dumb", HOME=str(tmp_path), INPUTRC="/dev/null")
     proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--",
                              "bash", "--norc", "--noprofile", "-i"],
                             stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
     os.close(outer_s)
-    screen = Screen(outer_m)
+    screen = Screen(outer_m, proc)
     try:
         screen.wait_for(b"$ ")
         # bash's line editor got the half-typed command as input: Enter runs it, in the foreground.
@@ -114,7 +120,7 @@ def test_isig_reaches_the_restored_foreground(module_loaded, tmp_path, signal_ke
                              "bash", "--norc", "--noprofile", "-i"],
                             stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
     os.close(outer_s)
-    screen = Screen(outer_m)
+    screen = Screen(outer_m, proc)
     try:
         screen.wait_for(b"$ ")
         screen.type(b"sleep 1000\r")
@@ -122,7 +128,7 @@ def test_isig_reaches_the_restored_foreground(module_loaded, tmp_path, signal_ke
         time.sleep(1)
         screen.type(signal_key)
         assert name in screen.wait_for(b"$ ")
-        screen.type(b"exit\r")
+        screen.type(b"exit 0\r")
         assert proc.wait(60) == 0
     finally:
         if proc.poll() is None:

@@ -50,6 +50,7 @@
 #define CKPT_TTY_FEATURE_GET_INFO	(1ULL << 0)
 #define CKPT_TTY_FEATURE_CHECKPOINT	(1ULL << 1)
 #define CKPT_TTY_FEATURE_RESTORE	(1ULL << 2)
+#define CKPT_TTY_FEATURE_RESTORE_ONTO	(1ULL << 3)	/* CKPT_TTY_RESTORE_ONTO and _FORCE */
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -179,11 +180,21 @@ struct ckpt_tty_pair {
 /* Argument of CKPT_TTY_IOC_CHECKPOINT and CKPT_TTY_IOC_RESTORE */
 struct ckpt_tty_pair_arg {
 	__s32 fd;		/* either end of the pair */
-	__u32 flags;		/* zero */
+	__u32 flags;		/* checkpoint: zero; restore: CKPT_TTY_RESTORE_* */
 	__u64 pair;		/* user pointer to struct ckpt_tty_pair */
 	__u64 pair_size;	/* sizeof(struct ckpt_tty_pair) */
 	__u64 reserved[4];	/* zero */
 };
+
+/*
+ * Restore flags.  Without ONTO the target must be a pair nobody has used.
+ * ONTO replaces the state of a pair in use (the terminal a restored process
+ * inherits); it refuses with EBUSY while the target holds unread input,
+ * unread output, pending echo or flip data, unless FORCE discards them.
+ */
+#define CKPT_TTY_RESTORE_ONTO		(1U << 0)
+#define CKPT_TTY_RESTORE_FORCE		(1U << 1)
+#define CKPT_TTY_RESTORE_FLAGS		0x3
 
 /* 0xC7 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
 #define CKPT_TTY_IOC_TYPE		0xC7
