@@ -132,8 +132,9 @@ def ring_full(m: int, s: int) -> bytes:
     return b""
 
 
-def echo_blocked(m: int, s: int) -> bytes:
-    """The program filled the terminal's side; what is typed now cannot be echoed and waits in the echo ring."""
+def output_flooded(m: int, s: int) -> bytes:
+    """The program wrote until the terminal's side was full (ring and flip buffer); a line typed then is
+    echoed behind all of it."""
     os.set_blocking(s, False)
     try:
         while True:
@@ -148,7 +149,7 @@ def echo_blocked(m: int, s: int) -> bytes:
 
 SCENARIOS = {f.__name__.replace("_", "-"): f for f in (
     half_line, output_unread, edited_line, lnext_pending, raw_vmin, eof_pushed, packet_flushed, modes_and_sizes,
-    ring_full, echo_blocked)}
+    ring_full, output_flooded)}
 
 
 def _text(data: bytes) -> str:
