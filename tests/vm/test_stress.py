@@ -85,20 +85,25 @@ class Registry:
     def __init__(self):
         self.lock = threading.Lock()
         self.fds = []
+        self.chaos = []  # fds of chaos pairs: restore --onto may replace their state
 
-    def add(self, *fds):
+    def add(self, *fds, chaos=False):
         with self.lock:
             self.fds.extend(fds)
+            if chaos:
+                self.chaos.extend(fds)
 
     def remove(self, *fds):
         with self.lock:
             for fd in fds:
-                if fd in self.fds:
-                    self.fds.remove(fd)
+                for where in (self.fds, self.chaos):
+                    if fd in where:
+                        where.remove(fd)
 
-    def pick(self):
+    def pick(self, chaos=False):
         with self.lock:
-            return random.choice(self.fds) if self.fds else None
+            fds = self.chaos if chaos else self.fds
+            return random.choice(fds) if fds else None
 
 
 def stream_pair(stop, stats, registry, name):
@@ -156,7 +161,7 @@ def chaos_pair(stop, stats, registry, name):
         m, s = open_pty()
         # its own open file of the slave, so it blocks while m and s are non-blocking
         reader_fd = fcntl.ioctl(m, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-        registry.add(m, s)
+        registry.add(m, s, chaos=True)
         reader = threading.Thread(target=blocked_reader, args=(reader_fd, stats), daemon=True)
         reader.start()
         for fd in (m, s):
@@ -253,6 +258,22 @@ def checkpointer(stop, stats, registry, name):
         os.close(master)
         if slave is not None:
             os.close(slave)
+        if n % 8:
+            continue
+        # Onto a chaos pair in full use (readers, writers, termios changes, hangups): FORCE replaces
+        # whatever it holds.  Never onto a stream pair, whose bytes are counted.
+        target = registry.pick(chaos=True)
+        if target is None:
+            continue
+        try:
+            pyctl.restore_onto(image, target, force=True)
+        except OSError as e:
+            if e.errno in RACE_ERRNOS:
+                stats.add(f"restores onto refused ({errno.errorcode[e.errno]})")
+            else:
+                stats.fail(f"restore onto fd {target}: {e}")
+            continue
+        stats.add("restores onto a pair in use")
 
 
 def test_checkpoints_under_stress(module_loaded, capsys):
