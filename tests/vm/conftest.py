@@ -65,6 +65,16 @@ def module_loaded(ko_path):
         kmod.load(ko_path)
 
 
+@pytest.fixture
+def pairs(module_loaded):
+    """Pty pairs for the test (tests/vm/ttyutil.py Pairs), closed when it ends."""
+    from .ttyutil import Pairs
+
+    p = Pairs()
+    yield p
+    p.close()
+
+
 def run_python(code, *setpriv_args):
     """Run ``code`` in a fresh interpreter, under setpriv when given options."""
     prefix = ["setpriv", *setpriv_args] if setpriv_args else []

@@ -18,15 +18,8 @@ import pytest
 
 import pyctl
 
-from .ttyutil import (TIOCEXCL, TIOCPKT, Pairs, get_termios2, observable, raw_mode, reads, set_termios2,
+from .ttyutil import (TIOCEXCL, TIOCPKT, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
 
 
 def same(a, b, *ops):

@@ -8,19 +8,11 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-from .ttyutil import Pairs, reads, settle
+from .ttyutil import reads, settle
 
 # A line-reading program: prompts, reads one line, reports it.
 PROGRAM = "import sys; sys.stdout.write('prompt> '); sys.stdout.flush(); print('got:', repr(sys.stdin.readline()))"
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
 
 
 def pyctl(*args, **kw):

@@ -19,16 +19,9 @@ import pyctl
 from pyctl.imagediff import diff
 
 from .golden import GOLDEN, observe
-from .ttyutil import Pairs, settle
+from .ttyutil import settle
 
 IMAGES = sorted(GOLDEN.glob("*/*.img"))
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
 
 
 def test_golden_images_exist():

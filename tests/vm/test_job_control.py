@@ -8,13 +8,12 @@ foreground, and Ctrl-Z, jobs, fg and Ctrl-C behave as on any terminal.
 pyctl itself runs on an outer pty, as it would in a terminal emulator.
 """
 
+import contextlib
 import os
 import select
 import subprocess
 import sys
 import time
-
-import pytest
 
 import pyctl
 from pyctl.pty import open_pty
@@ -59,23 +58,40 @@ class Screen:
         os.write(self.master, data)
 
 
-def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
-    outer_m, outer_s = open_pty()  # first, so that the checkpointed pair's index is free again for restore
+def checkpointed(tmp_path, typed=b""):
+    """An image file of a fresh pair with ``typed`` at its prompt; the pair is closed again."""
     m, s = open_pty()
-    os.write(m, b"sleep 1000")  # typed at a shell prompt, no Enter yet
+    os.write(m, typed)
     settle()
     image = tmp_path / "tty.img"
     image.write_bytes(pyctl.checkpoint(m).dumps())
     os.close(m)
     os.close(s)
+    return image
 
+
+@contextlib.contextmanager
+def restored_bash(tmp_path, image, outer, *options):
+    """`pyctl restore IMAGE -- bash -i` with the outer pty ``outer`` as its terminal: the Screen."""
+    outer_m, outer_s = outer
     env = dict(os.environ, PS1="$ ", TERM="dumb", HOME=str(tmp_path), INPUTRC="/dev/null")
-    proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--",
+    proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), *options, "--",
                              "bash", "--norc", "--noprofile", "-i"],
                             stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
     os.close(outer_s)
-    screen = Screen(outer_m, proc)
     try:
+        yield Screen(outer_m, proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(outer_m)
+
+
+def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
+    outer = open_pty()  # first, so that the checkpointed pair's index is free again for restore
+    image = checkpointed(tmp_path, b"sleep 1000")  # typed at a shell prompt, no Enter yet
+    with restored_bash(tmp_path, image, outer) as screen:
         screen.wait_for(b"$ ")
         # bash's line editor got the half-typed command as input: Enter runs it, in the foreground.
         screen.type(b"\r")
@@ -97,41 +113,19 @@ def test_job_control_on_the_restored_terminal(module_loaded, tmp_path):
         line = screen.wait_for(b"sid True")
         assert b"fg True" in line and b"ctty /dev/pts/" in line, line
         screen.type(b"exit\r")
-        assert proc.wait(60) == 0, proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(outer_m)
-    assert b"pyctl: restored" in proc.stderr.read()
+        assert screen.proc.wait(60) == 0, screen.proc.stderr.read()
+        assert b"pyctl: restored" in screen.proc.stderr.read()
 
 
-@pytest.mark.parametrize("signal_key, name", [(b"\x1c", b"Quit")])
-def test_isig_reaches_the_restored_foreground(module_loaded, tmp_path, signal_key, name):
+def test_quit_reaches_the_restored_foreground(module_loaded, tmp_path):
     """Ctrl-\\ kills the foreground command with SIGQUIT: the session's foreground group is set."""
-    m, s = open_pty()
-    image = tmp_path / "tty.img"
-    image.write_bytes(pyctl.checkpoint(m).dumps())
-    os.close(m)
-    os.close(s)
-    outer_m, outer_s = open_pty()
-    env = dict(os.environ, PS1="$ ", TERM="dumb", HOME=str(tmp_path), INPUTRC="/dev/null")
-    proc = subprocess.Popen([sys.executable, "-m", "pyctl", "restore", str(image), "--any-index", "--",
-                             "bash", "--norc", "--noprofile", "-i"],
-                            stdin=outer_s, stdout=outer_s, stderr=subprocess.PIPE, env=env, start_new_session=True)
-    os.close(outer_s)
-    screen = Screen(outer_m, proc)
-    try:
+    image = checkpointed(tmp_path)
+    with restored_bash(tmp_path, image, open_pty(), "--any-index") as screen:
         screen.wait_for(b"$ ")
         screen.type(b"sleep 1000\r")
         screen.wait_for(b"sleep 1000")
         time.sleep(1)
-        screen.type(signal_key)
-        assert name in screen.wait_for(b"$ ")
+        screen.type(b"\x1c")
+        assert b"Quit" in screen.wait_for(b"$ ")
         screen.type(b"exit 0\r")
-        assert proc.wait(60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(outer_m)
+        assert screen.proc.wait(60) == 0

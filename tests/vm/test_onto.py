@@ -21,7 +21,7 @@ import pyctl
 from pyctl import _uapi, abi, ckpt
 from pyctl.pty import open_pty
 
-from .ttyutil import TIOCINQ, Pairs, get_int, get_termios2, reads, set_winsize, settle, winsize
+from .ttyutil import TIOCINQ, get_int, get_termios2, reads, set_winsize, settle, winsize
 
 # Reads two lines from its terminal and reports them, and every SIGWINCH with the size it then sees.
 READER = r"""
@@ -35,13 +35,6 @@ for _ in range(2):
     line = sys.stdin.buffer.readline()
     os.write(1, b"got " + repr(line).encode() + b"\n")
 """
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
 
 
 def source_image(pairs):

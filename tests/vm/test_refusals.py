@@ -21,14 +21,7 @@ from pyctl.ckpt import _pair_ioctl
 from pyctl.info import open_device
 
 from .conftest import run_python
-from .ttyutil import Pairs, observable, reads, settle
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
+from .ttyutil import observable, reads, settle
 
 
 @pytest.fixture

@@ -17,14 +17,7 @@ import pytest
 import pyctl
 from pyctl.pty import IndexTaken, devpts_of, open_pty, ptmx_of, pty_index
 
-from .ttyutil import Pairs, reads, settle
-
-
-@pytest.fixture
-def pairs(module_loaded):
-    p = Pairs()
-    yield p
-    p.close()
+from .ttyutil import reads, settle
 
 
 @pytest.fixture
