@@ -103,3 +103,21 @@ def test_restore_of_a_corrupt_image_is_one_clear_line(module_loaded, tmp_path):
     bad.write_bytes(b"\x89CKPTTY\nxxxx")
     r = pyctl("restore", str(bad), "--", "true", text=True)
     assert r.returncode == 1 and r.stderr.startswith("pyctl: ") and "bad.img: header: 12 bytes" in r.stderr
+
+
+def test_validate_against_the_running_module_and_this_kernels_btf(pairs, tmp_path, ko_path):
+    m, _ = pairs.new()
+    os.write(m, b"typed")
+    settle()
+    image = tmp_path / "tty.img"
+    assert pyctl("checkpoint", "--fd", str(m), "-o", str(image), pass_fds=[m]).returncode == 0
+    for target in ([], ["--running"], ["--btf", "/sys/kernel/btf/vmlinux"], ["--ko", str(ko_path)]):
+        r = pyctl("validate", str(image), *target, text=True)
+        assert r.returncode == 0 and "would restore it (1 pty pair(s))" in r.stdout, (target, r.stdout, r.stderr)
+        assert "note:" not in r.stdout, r.stdout  # same kernel: nothing differs
+    bad = tmp_path / "bad.img"
+    data = bytearray(image.read_bytes())
+    data[-5] ^= 1
+    bad.write_bytes(bytes(data))
+    r = pyctl("validate", str(bad), text=True)
+    assert r.returncode == 1 and "checksum mismatch" in r.stderr
