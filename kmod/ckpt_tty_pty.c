@@ -722,9 +722,11 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	if (ret)
 		goto out_put;
 	/*
-	 * Nobody may have touched the pair between the two lockings.  (The pair
-	 * is pyctl's own until restore returns; if someone did, the termios and
-	 * winsize set above stay, and pyctl discards the pair.)
+	 * Nobody may have touched the pair between the two lockings.  A new
+	 * pair is pyctl's own until restore returns; a pair in use (ONTO) is
+	 * not, and a user typing or a program changing modes in between gives
+	 * EBUSY.  Either way the termios, flow and winsize set above stay; pyctl
+	 * discards a new pair, and says so for a pair in use.
 	 */
 	if (!ckpt_tty_pair_takes(&p, arg.flags) ||
 	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||

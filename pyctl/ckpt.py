@@ -250,7 +250,8 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
 
 ONTO_ERRORS = {
     errno.EBUSY: "the terminal holds unread input, unread output, pending echo or a typed line "
-                 "(--force discards them), or it was hung up, or its other side is closed",
+                 "(--force discards them), or it was hung up, or its other side is closed, or it changed "
+                 "while the image was applied (its termios and window size may then be the image's already)",
 }
 
 
