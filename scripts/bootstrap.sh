@@ -21,7 +21,7 @@ mkdir -p "$CKPT_TTY_CACHE"
 say() { printf '[ckpt-tty] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-APT_PACKAGES=(qemu-system-x86 kmod libkmod2 make gcc util-linux zstd dkms ca-certificates linux-libc-dev coreutils)
+APT_PACKAGES=(qemu-system-x86 kmod libkmod2 make gcc util-linux zstd dkms ca-certificates linux-libc-dev coreutils criu)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
