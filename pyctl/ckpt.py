@@ -200,6 +200,16 @@ def check_compatible(image: Image, info: ModuleInfo) -> None:
             raise ImageError(f"constants.{name}: image has {getattr(c, name)}, the running kernel {ours}")
 
 
+def _restorable_pair(image: Image, pair: int) -> Pair:
+    """Pair ``pair`` of ``image``; ImageError if there is none or this version cannot restore it."""
+    if not 0 <= pair < len(image.pairs):
+        raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
+    problems = compat.pair_problems(image, pair)
+    if problems:
+        raise ImageError(problems[0])
+    return image.pairs[pair]
+
+
 def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int | str = "original",
             device: str = DEVICE_PATH) -> tuple[int, int | None]:
     """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd).
@@ -213,13 +223,8 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
     is what sets that flag: the master reads what is left, then EIO.  The
     slave fd returned is then None.
     """
-    if not 0 <= pair < len(image.pairs):
-        raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
-    p = image.pairs[pair]
+    p = _restorable_pair(image, pair)
     slave_closed = p.master.has("other_closed")
-    problems = compat.pair_problems(image, pair)
-    if problems:
-        raise ImageError(problems[0])
     if slave_closed:
         bit = 1 << TTY_FLAGS.index("other_closed")
         p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
@@ -266,14 +271,9 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     become the image's.  Refused (EBUSY) while the target holds data of its
     own, unless ``force`` discards it.
     """
-    if not 0 <= pair < len(image.pairs):
-        raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
-    problems = compat.pair_problems(image, pair)
-    if image.pairs[pair].master.has("other_closed"):
-        problems.append(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
-                        "a terminal in use cannot be made so")
-    if problems:
-        raise ImageError(problems[0])
+    if _restorable_pair(image, pair).master.has("other_closed"):
+        raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
+                         "a terminal in use cannot be made so")
     dev = open_device(device)
     try:
         info = get_info(dev, device)

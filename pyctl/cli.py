@@ -36,6 +36,13 @@ examples:
 """
 
 
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    """Key: value lines, the values aligned."""
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key + ':':<{width + 1}} {value}")
+
+
 def _print_info(info, extra: list[tuple[str, str]], as_json: bool) -> None:
     if as_json:
         data = {
@@ -48,10 +55,7 @@ def _print_info(info, extra: list[tuple[str, str]], as_json: bool) -> None:
         json.dump(data, sys.stdout, indent=2)
         print()
         return
-    rows = extra + info.describe()
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key + ':':<{width + 1}} {value}")
+    _print_rows(extra + info.describe())
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -157,9 +161,7 @@ def _image_info(args: argparse.Namespace) -> int:
         json.dump(dict(rows), sys.stdout, indent=2)
         print()
     else:
-        width = max(len(k) for k, _ in rows)
-        for key, value in rows:
-            print(f"{key + ':':<{width + 1}} {value}")
+        _print_rows(rows)
     return 0 if image is not None else 1
 
 

@@ -104,11 +104,12 @@ def _list(v: Any, where: str) -> list:
     return v
 
 
-def _obj(v: Any, where: str, keys: tuple[str, ...] | list[str]) -> dict:
+def _obj(v: Any, where: str, keys: tuple[str, ...] | list[str], optional: tuple[str, ...] = ()) -> dict:
+    """``v`` as an object with exactly ``keys``, and perhaps some of ``optional``."""
     if not isinstance(v, dict):
         raise ImageError(f"{where}: expected an object, got {type(v).__name__}")
     missing = [k for k in keys if k not in v]
-    unknown = [k for k in v if k not in keys]
+    unknown = [k for k in v if k not in keys and k not in optional]
     if missing:
         raise ImageError(f"{where}: missing {', '.join(missing)}")
     if unknown:
@@ -294,7 +295,7 @@ def _end_in(v: Any, pretty: bool, b: _Bytes, where: str) -> End:
     inputs = ("input",) if pretty else ("input", "line_ends")
     keys = ["termios", "termios_locked", "winsize", "flags", "pktstatus", "ntty_flags", *END_INTS, *inputs,
             "echo", "flip", "flip_flags"]
-    d = _obj(v, where, keys + ["extra"] if isinstance(v, dict) and "extra" in v else keys)
+    d = _obj(v, where, keys, optional=("extra",))
     w = _obj(d["winsize"], f"{where}.winsize", ("row", "col", "xpixel", "ypixel"))
     bits = {}
     for name, names in (("flags", TTY_FLAGS), ("pktstatus", PKT_NAMES), ("ntty_flags", NTTY_FLAGS)):
@@ -317,7 +318,7 @@ def _end_in(v: Any, pretty: bool, b: _Bytes, where: str) -> End:
 def from_json(doc: Any) -> Image:
     """An Image from ``to_json``'s output (either spelling); ImageError names the JSON path at fault."""
     top = ["format", "version", "pretty", "release", "created", "constants", "pairs"]
-    d = _obj(doc, "json", top + ["extra"] if isinstance(doc, dict) and "extra" in doc else top)
+    d = _obj(doc, "json", top, optional=("extra",))
     if d["format"] != FORMAT_NAME:
         raise ImageError(f"json.format: {d['format']!r}, expected {FORMAT_NAME!r}")
     if d["version"] != VERSION:
@@ -339,8 +340,7 @@ def from_json(doc: Any) -> Image:
     pairs = []
     for k, p in enumerate(_list(d["pairs"], "json.pairs")):
         where = f"json.pairs[{k}]"
-        keys = ["index", "master", "slave"] + [k for k in ("extra", "devpts") if isinstance(p, dict) and k in p]
-        pd = _obj(p, where, keys)
+        pd = _obj(p, where, ("index", "master", "slave"), optional=("extra", "devpts"))
         devpts = None
         if "devpts" in pd:
             dd = _obj(pd["devpts"], f"{where}.devpts", ("major", "minor", "mountpoint"))
