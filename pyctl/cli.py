@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 
 from .errors import PyctlError
@@ -231,7 +232,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         json.dump(to_json(image, pretty=True), sys.stdout, indent=2)
         print()
     else:
-        sys.stdout.write(show.describe(image))
+        for part in show.describe_parts(image):
+            sys.stdout.write(part)
     return 0
 
 
@@ -385,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     except PyctlError as e:
         print(f"pyctl: {e}", file=sys.stderr)
         return trouble
+    except BrokenPipeError:
+        # The reader went away (pyctl show | head): end quietly, as a program
+        # that SIGPIPE killed would, without a second error flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
         print(f"pyctl: {where}{e.strerror or e}", file=sys.stderr)

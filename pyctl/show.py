@@ -26,49 +26,68 @@ import time
 from . import termbits
 from .image import NTTY_FLAGS, TTY_FLAGS, End, Image, Pair, Termios, Winsize, canonical
 
-__all__ = ["describe", "stty_a", "visible"]
+__all__ = ["describe", "describe_parts", "stty_a", "visible"]
 
 # ---- byte strings made visible ----
 
-def _table(special: dict[int, str]) -> tuple[str, ...]:
+class _Table:
     """One string per byte value: ^X for controls, \\xNN from 0x80, else the character."""
-    out = []
-    for b in range(256):
-        if b in special:
-            out.append(special[b])
-        elif b == 0x7F:
-            out.append("^?")
-        elif b < 0x20:
-            out.append("^" + chr(b + 0x40))
-        elif b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return tuple(out)
+
+    # With many bytes to change, one pass of the charmap codec beats one
+    # str.replace pass per byte value present.
+    REPLACE_LIMIT = 12
+
+    def __init__(self, special: dict[int, str]) -> None:
+        out = []
+        for b in range(256):
+            if b in special:
+                out.append(special[b])
+            elif b == 0x7F:
+                out.append("^?")
+            elif b < 0x20:
+                out.append("^" + chr(b + 0x40))
+            elif b < 0x7F:
+                out.append(chr(b))
+            else:
+                out.append(f"\\x{b:02x}")
+        self.strings = tuple(out)
+        self.kept = bytes(b for b in range(256) if out[b] == chr(b))
+        # Replacements are made one byte value after another: the backslash
+        # first, then the other printable escapes, then what brings in new
+        # backslashes and carets, so that nothing is escaped twice.
+        order = sorted((b for b in range(256) if out[b] != chr(b)), key=lambda b: (b != 0x5C, b < 0x20 or b > 0x7E))
+        self.rank = {b: k for k, b in enumerate(order)}
+
+    def __getitem__(self, b: int) -> str:
+        return self.strings[b]
+
+    def draw(self, data: bytes) -> str:
+        # describe() may show megabytes, so both ways below run in C.  Typed
+        # text changes in few byte values (newline, tab): latin-1 (one
+        # character per byte) and a str.replace per value present is fastest.
+        changed = data.translate(None, self.kept)
+        present = set(changed) if len(changed) * 8 <= len(data) else None
+        if present is None or len(present) > self.REPLACE_LIMIT:
+            return codecs.charmap_decode(data, "strict", self.strings)[0]
+        text = data.decode("latin-1")
+        for b in sorted(present, key=self.rank.__getitem__):
+            text = text.replace(chr(b), self.strings[b])
+        return text
 
 
-_VISIBLE = _table({})
-_TEXT = _table({ord("\\"): "\\\\", ord("^"): "\\^"})
-_ECHO_TEXT = _table({ord("\\"): "\\\\", ord("^"): "\\^", ord("<"): "\\<"})
-_PLAIN = re.compile(rb"[ -\[\]_-~]*")  # printable ASCII other than \ and ^: no byte changes
-
-
-def _decode(data: bytes, table: tuple[str, ...]) -> str:
-    # The charmap codec runs the per-byte table lookup in C: describe() may
-    # show megabytes, and a Python loop over them would take seconds.
-    return codecs.charmap_decode(data, "strict", table)[0]
+_VISIBLE = _Table({})
+_TEXT = _Table({ord("\\"): "\\\\", ord("^"): "\\^"})
+_ECHO_TEXT = _Table({ord("\\"): "\\\\", ord("^"): "\\^", ord("<"): "\\<"})
 
 
 def visible(data: bytes) -> str:
     """Bytes with control characters made visible: ^C, ^?, \\xff."""
-    return _decode(bytes(data), _VISIBLE)
+    return _VISIBLE.draw(bytes(data))
 
 
 def _text(data: bytes) -> str:
     """``data`` in describe()'s convention (module docstring)."""
-    if _PLAIN.fullmatch(data):
-        return data.decode("ascii")
-    return _decode(data, _TEXT)
+    return _TEXT.draw(data)
 
 
 # ---- stty -a ----
@@ -295,7 +314,7 @@ _READABLE = "readable bytes: "
 @functools.lru_cache(maxsize=8)
 def _line_table(label: str) -> list[str]:
     """Code point b: byte b made visible; 256 + b: the same, ending a line, then the next line's label."""
-    return list(_TEXT) + [text + "\n" + label for text in _TEXT]
+    return list(_TEXT.strings) + [text + "\n" + label for text in _TEXT.strings]
 
 
 def _lines(e: End, indent: str) -> list[str]:
@@ -351,7 +370,7 @@ def _echo_op(op: bytes) -> str:
 
 
 def _echo_text(data: bytes) -> str:
-    return _decode(data, _ECHO_TEXT)
+    return _ECHO_TEXT.draw(data)
 
 
 def _echo(data: bytes) -> str:
@@ -437,10 +456,14 @@ def _created(seconds: int) -> str:
         return f"{seconds} s after the epoch"
 
 
+def describe_parts(image: Image):
+    """describe() a piece at a time (the heading, then a pair per piece), to print as it goes."""
+    yield (f"ckpt-tty image: kernel {image.release}, created {_created(image.created)}, "
+           f"{len(image.pairs)} pty pair(s)\n")
+    for k, p in enumerate(image.pairs):
+        yield "\n".join(_pair(k, p)) + "\n"
+
+
 def describe(image: Image) -> str:
     """The image for people: per pair and end, stty -a and the rest in words."""
-    out = [f"ckpt-tty image: kernel {image.release}, created {_created(image.created)}, "
-           f"{len(image.pairs)} pty pair(s)"]
-    for k, p in enumerate(image.pairs):
-        out += _pair(k, p)
-    return "\n".join(out) + "\n"
+    return "".join(describe_parts(image))

@@ -101,7 +101,7 @@ def main() -> int:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         for cmd in (["show"], ["decode"], ["decode", "--pretty"]):
             t, _ = timed(lambda: subprocess.run([sys.executable, "-m", "pyctl", *cmd, str(path)], env=env,
-                                                stdout=subprocess.DEVNULL, check=True), 1)
+                                                stdout=subprocess.DEVNULL, check=True), args.repeat)
             rows.append((f"python -m pyctl {' '.join(cmd)} (whole command)", t))
 
     tracemalloc.start()

@@ -2,6 +2,7 @@
 """python -m pyctl, as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,3 +44,15 @@ def test_bad_ko_is_one_clear_line(tmp_path):
     (tmp_path / "x.ko").write_text("nope")
     r = pyctl("info", "--ko", str(tmp_path / "x.ko"))
     assert r.returncode == 1 and r.stderr.startswith("pyctl: ") and "not an ELF file" in r.stderr
+
+
+def test_a_reader_that_goes_away_ends_it_quietly():
+    """pyctl show IMAGE | head: exit as SIGPIPE would (128 + 13), no error message."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # before pyctl writes anything
+    try:
+        r = subprocess.run([sys.executable, "-m", "pyctl", "show", str(ROOT / "images/golden/6.12/half-line.img")],
+                           cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert (r.returncode, r.stderr) == (141, "")
