@@ -41,11 +41,16 @@ def test_guest_crash_fails_the_run(kernel):
            "sh", "-c", "echo 1 > /proc/sys/kernel/sysrq; echo c > /proc/sysrq-trigger; sleep 30; exit 0")
     assert r.returncode == 255, r.stdout + r.stderr
     assert "the guest kernel crashed" in r.stderr
+    # the end of the kernel console comes with it
+    assert "Kernel panic - not syncing: sysrq triggered crash" in r.stdout, r.stdout
 
 
 def test_guest_exit_status_comes_back(kernel):
-    r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c", "test -c /dev/ckpt_tty && exit 7")
+    r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c",
+           "test -c /dev/ckpt_tty && echo to-stderr >&2 && exit 7")
     assert r.returncode == 7, r.stdout + r.stderr
+    assert "to-stderr" in r.stdout  # the command's messages stay with its output
+    assert "Kernel command line" not in r.stdout + r.stderr  # and the console goes to its log
 
 
 def test_debug_build_refuses_to_start_without_disk(tmp_path, monkeypatch):

@@ -34,6 +34,18 @@ ROOT = kernels.ROOT
 # Kernel command line: any crash ends the VM at once.
 CRASH_CMDLINE = "panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1"
 
+# QEMU's TCG CPU offers 5-level paging.  On 6.1 and 6.12 pgtable_l5_enabled()
+# reads the boot CPU's LA57 bit, which identify_cpu() clears for a moment
+# (arch/x86/kernel/cpu/common.c: memset of x86_capability); KASAN's bounds
+# (arch/x86/include/asm/kasan.h, via __VIRTUAL_MASK_SHIFT) then shrink, and an
+# interrupt in that window is reported as a wild access and panics the debug
+# kernel during boot (about one boot in five).  Four-level paging avoids it.
+PAGING_CMDLINE = "no5lvl"
+
+# Kernel messages on the console: warnings and worse (lockdep and WARN print
+# at KERN_WARNING, KASAN at KERN_ERR), not the whole boot.
+CONSOLE_CMDLINE = "loglevel=5"
+
 # Kernel log lines that fail a run even when the kernel kept going.
 SPLAT_MARKERS = (
     "WARNING:", "BUG:", "Oops", "general protection fault", "Kernel panic", "Call Trace:",
@@ -73,46 +85,69 @@ def run_host(args: argparse.Namespace) -> int:
     cmd = [
         _vng(), "--run", str(kernel.boot), "--disable-kvm",
         "--cpus", str(args.cpus), "--memory", args.memory,
-        "--append", CRASH_CMDLINE, "--qemu-opts=-no-reboot",
+        "--append", " ".join([CRASH_CMDLINE, PAGING_CMDLINE, *([] if args.verbose else [CONSOLE_CMDLINE])]),
+        "--qemu-opts=-no-reboot",
+        # vng's --verbose sends the kernel console to QEMU's stderr (below:
+        # a log file) and sets loglevel 7, which CONSOLE_CMDLINE overrides.
+        "--verbose",
         "--cwd", str(ROOT),
         "--exec", shlex.join(guest),
-        *(["--verbose"] if args.verbose else []),
         *[opt for d in args.rwdir for opt in ("--rwdir", str(Path(d).resolve()))],
     ]
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    console_log = ko.parent / "console.log"
     log(f"booting {kernel.release} in QEMU (TCG) to run: {shlex.join(args.command)}")
     start = time.monotonic()
     # QEMU reopens its output through /proc/self/fd, which would write over a
-    # redirected file at its own offset: relay the guest's output through a pipe.
+    # redirected file at its own offset: relay the guest's output through a
+    # pipe, and the console (with QEMU's and virtme-ng's own messages) through
+    # another into console_log.
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    relay = threading.Thread(target=_relay, args=(proc.stdout,), daemon=True)
-    relay.start()
-    try:
-        rc = proc.wait(timeout=args.timeout)
-        relay.join()
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        log(f"error: VM on {kernel.release} timed out after {args.timeout} s running: {shlex.join(args.command)}")
-        return 124
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGKILL)
-        raise
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with open(console_log, "wb") as console:
+        relays = [threading.Thread(target=_relay, args=(proc.stdout, [sys.stdout.buffer]), daemon=True),
+                  threading.Thread(target=_relay, args=(proc.stderr, [console] + ([sys.stdout.buffer] if args.verbose
+                                                                                  else [])), daemon=True)]
+        for relay in relays:
+            relay.start()
+        try:
+            rc = proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            rc = None
+        except KeyboardInterrupt:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+        for relay in relays:
+            relay.join()
     elapsed = time.monotonic() - start
-    if rc == 255:
-        log(f"error: VM on {kernel.release} ended without an exit status after {elapsed:.0f} s: "
-            "the guest kernel crashed or QEMU failed (rerun with --verbose to see the kernel console)")
-        return rc
-    log(f"VM on {kernel.release} exited with status {rc} after {elapsed:.0f} s")
+    if rc is None or rc == 255:
+        what = (f"timed out after {args.timeout} s running: {shlex.join(args.command)}" if rc is None else
+                f"ended without an exit status after {elapsed:.0f} s: the guest kernel crashed or QEMU failed")
+        log(f"error: VM on {kernel.release} {what}; the end of its console ({console_log}):")
+        _print_tail(console_log, CONSOLE_TAIL_LINES)
+        return 124 if rc is None else rc
+    log(f"VM on {kernel.release} exited with status {rc} after {elapsed:.0f} s (console: {console_log})")
     return rc
 
 
-def _relay(pipe) -> None:
+# Enough for a whole lockdep or KASAN report with its stack traces.
+CONSOLE_TAIL_LINES = 120
+
+
+def _relay(pipe, outs) -> None:
     for chunk in iter(lambda: pipe.read1(65536), b""):
-        sys.stdout.buffer.write(chunk)
-        sys.stdout.buffer.flush()
+        for out in outs:
+            out.write(chunk)
+            out.flush()
+
+
+def _print_tail(path: Path, lines: int) -> None:
+    for line in path.read_bytes().splitlines()[-lines:]:
+        sys.stdout.buffer.write(b"    " + line + b"\n")
+    sys.stdout.flush()
 
 
 def _read_kmsg() -> list[str]:
@@ -155,6 +190,9 @@ def find_splats(lines: list[str]) -> list[str]:
 
 
 def run_guest(args: argparse.Namespace) -> int:
+    # Our stderr reaches the host's console log with the kernel's messages
+    # (run_host): keep what we and CMD say about the run with the output.
+    os.dup2(1, 2)
     sys.path.insert(0, str(ROOT))
     from pyctl import kmod
     from pyctl.errors import PyctlError
@@ -212,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--timeout", type=int, default=1800, help="hard limit in seconds (default: %(default)s)")
         parser.add_argument("--cpus", type=int, default=2)
         parser.add_argument("--memory", default="2G")
-        parser.add_argument("--verbose", action="store_true", help="show the guest kernel's console")
+        parser.add_argument("--verbose", action="store_true",
+                            help="show the guest kernel's console here too (it always goes to build/RELEASE/console.log)")
         parser.add_argument("--rwdir", action="append", default=[], metavar="DIR",
                             help="let the guest write to this host directory (the rest of / is read-only)")
     parser.add_argument("--no-load", action="store_true", help="do not load the module before CMD")
