@@ -580,15 +580,23 @@ static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *
 	struct tty_buffer *b;
 	unsigned long irqflags;
 	u32 left;
-	int n;
+	int n, limit;
 
 	if (!e->flip_count)
 		return 0;
 	spin_lock_irqsave(&port->lock, irqflags);
+	/*
+	 * The original held these bytes, possibly past the port's memory limit
+	 * (see CKPT_TTY_FLIP_MAX): lift the limit for them alone.  pty_write
+	 * inserts under port->lock too, so no writer inserts against it.
+	 */
+	limit = port->buf.mem_limit;
+	WRITE_ONCE(port->buf.mem_limit, limit + 2 * e->flip_count);
 	if (e->flip_flagged)
 		n = tty_insert_flip_string_flags(port, e->flip_data, e->flip_flags, e->flip_count);
 	else
 		n = tty_insert_flip_string_fixed_flag(port, e->flip_data, TTY_NORMAL, e->flip_count);
+	WRITE_ONCE(port->buf.mem_limit, limit);
 	/* Mark the bytes the original's lookahead had already seen. */
 	left = e->flip_lookahead;
 	for (b = port->buf.head; b && left; b = b->next) {

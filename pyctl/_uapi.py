@@ -3,7 +3,7 @@
 # change the header and run the script (a unit test checks this file is current).
 """ABI of /dev/ckpt_tty: constants, struct layouts and ioctl numbers."""
 
-CKPT_TTY_ABI_VERSION = 1
+CKPT_TTY_ABI_VERSION = 2
 CKPT_TTY_INFO_MAGIC = 0x49544b43
 CKPT_TTY_INFO_SECTION = '.ckpt_tty_info'
 CKPT_TTY_RELEASE_LEN = 72
@@ -16,7 +16,7 @@ CKPT_TTY_FEATURE_RESTORE_ONTO = 8
 CKPT_TTY_NCCS = 19
 CKPT_TTY_RING_SIZE = 0x1000
 CKPT_TTY_RING_FLAG_BYTES = 0x200
-CKPT_TTY_FLIP_MAX = 0x4000
+CKPT_TTY_FLIP_MAX = 0x10000
 CKPT_TTY_END_EXCLUSIVE = 1
 CKPT_TTY_END_PTY_LOCK = 2
 CKPT_TTY_END_OTHER_CLOSED = 4
@@ -71,7 +71,7 @@ STRUCTS = {
         ('c_cc', 25, 19, 19, '__u8'),
         ('pad', 44, 4, 4, '__u8'),
     ), 48),
-    'ckpt_tty_end': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8Q', (
+    'ckpt_tty_end': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8Q', (
         ('termios', 0, 48, 1, 'ckpt_tty_termios'),
         ('termios_locked', 48, 48, 1, 'ckpt_tty_termios'),
         ('ws_row', 96, 2, 1, '__u16'),
@@ -103,14 +103,14 @@ STRUCTS = {
         ('flip_lookahead', 8924, 4, 1, '__u32'),
         ('flip_flagged', 8928, 4, 1, '__u32'),
         ('reserved1', 8932, 4, 1, '__u32'),
-        ('flip_data', 8936, 16384, 16384, '__u8'),
-        ('flip_flags', 25320, 16384, 16384, '__u8'),
-        ('reserved', 41704, 64, 8, '__u64'),
-    ), 41768),
-    'ckpt_tty_pair': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8QIIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII16384s16384s8Q', (
-        ('master', 0, 41768, 1, 'ckpt_tty_end'),
-        ('slave', 41768, 41768, 1, 'ckpt_tty_end'),
-    ), 83536),
+        ('flip_data', 8936, 65536, 65536, '__u8'),
+        ('flip_flags', 74472, 65536, 65536, '__u8'),
+        ('reserved', 140008, 64, 8, '__u64'),
+    ), 140072),
+    'ckpt_tty_pair': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8QIIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8Q', (
+        ('master', 0, 140072, 1, 'ckpt_tty_end'),
+        ('slave', 140072, 140072, 1, 'ckpt_tty_end'),
+    ), 280144),
     'ckpt_tty_pair_arg': ('=iIQQ4Q', (
         ('fd', 0, 4, 1, '__s32'),
         ('flags', 4, 4, 1, '__u32'),

@@ -20,7 +20,8 @@
  *
  * Growth: fields are only ever added in place of reserved ones (which the
  * module zeroes) or in a new structure behind a new ioctl number; the ABI
- * version changes when the meaning of an existing field changes.
+ * version changes when the meaning or size of an existing field changes
+ * (ABI 2: CKPT_TTY_FLIP_MAX).
  *
  * This header is the single source of these constants: pyctl/_uapi.py is
  * generated from it by scripts/gen_uapi_py.py.  Keep to the subset of C that
@@ -33,7 +34,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_TTY_ABI_VERSION		1
+#define CKPT_TTY_ABI_VERSION		2
 
 /* struct ckpt_tty_info.magic: "CKTI" in little-endian byte order */
 #define CKPT_TTY_INFO_MAGIC		0x49544b43
@@ -97,7 +98,15 @@ struct ckpt_tty_info {
 #define CKPT_TTY_NCCS			19	/* NCCS of the kernels we support */
 #define CKPT_TTY_RING_SIZE		4096	/* N_TTY_BUF_SIZE */
 #define CKPT_TTY_RING_FLAG_BYTES	512	/* CKPT_TTY_RING_SIZE / 8 */
-#define CKPT_TTY_FLIP_MAX		16384	/* above a pty's 8192-byte buffer limit */
+/*
+ * Flip data per end.  A pty's 8192-byte limit (pty.c) counts buffer memory:
+ * a buffer without flags holds two bytes per byte counted, the allocation
+ * that crosses the limit still succeeds, and buffers of up to 256 bytes come
+ * back from the free list unchecked (tty_buffer.c: tty_buffer_alloc).  A raw
+ * writer leaves about 20 KB pending; ABI 1's 16384 was too small for that.
+ * Beyond this, checkpoint fails with EOVERFLOW.
+ */
+#define CKPT_TTY_FLIP_MAX		65536
 
 /* struct ktermios, field for field (include/linux/termios_internal.h) */
 struct ckpt_tty_termios {
