@@ -121,7 +121,7 @@ def run_host(args: argparse.Namespace) -> int:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
         for relay in relays:
-            relay.join()
+            relay.join(10)  # a helper that left the process group may hold a pipe open
     elapsed = time.monotonic() - start
     if rc is None or rc == 255:
         what = (f"timed out after {args.timeout} s running: {shlex.join(args.command)}" if rc is None else
