@@ -383,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         args.command = args.command + command
     trouble = 2 if args.func is cmd_diff else 1  # diff: 1 means "different", as diff(1)
     try:
-        return args.func(args)
+        rc = args.func(args)
+        sys.stdout.flush()  # a reader that went away shows here, not at exit
+        return rc
     except PyctlError as e:
         print(f"pyctl: {e}", file=sys.stderr)
         return trouble

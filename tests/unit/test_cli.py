@@ -48,11 +48,14 @@ def test_bad_ko_is_one_clear_line(tmp_path):
 
 def test_a_reader_that_goes_away_ends_it_quietly():
     """pyctl show IMAGE | head: exit as SIGPIPE would (128 + 13), no error message."""
-    read_end, write_end = os.pipe()
-    os.close(read_end)  # before pyctl writes anything
-    try:
-        r = subprocess.run([sys.executable, "-m", "pyctl", "show", str(ROOT / "images/golden/6.12/half-line.img")],
-                           cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True)
-    finally:
-        os.close(write_end)
-    assert (r.returncode, r.stderr) == (141, "")
+    for unbuffered in ("", "1"):  # the error comes from a write, or from the last flush
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # before pyctl writes anything
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+        try:
+            r = subprocess.run([sys.executable, "-m", "pyctl", "show", str(ROOT / "images/golden/6.12/half-line.img")],
+                               cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True,
+                               env=dict(env, PYTHONUNBUFFERED=unbuffered) if unbuffered else env)
+        finally:
+            os.close(write_end)
+        assert (r.returncode, r.stderr) == (141, ""), unbuffered
