@@ -45,9 +45,9 @@ from pyctl.image import FLIP_MAX, Constants, End, Image, ImageError, Pair, Termi
 MAGIC = b"\x89CKPTTY\n"
 SKIPPABLE = 0x1
 SOURCE, CONSTANTS, PAIR = 1, 2, 3
-PTY, END = 16, 17
+PTY, END, DEVPTS = 16, 17, 18
 TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP = range(32, 40)
-KNOWN = (SOURCE, CONSTANTS, PAIR, PTY, END, TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP)
+KNOWN = (SOURCE, CONSTANTS, PAIR, PTY, END, DEVPTS, TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP)
 ICANON, EXTPROC = 0o2, 0o200000
 TTY_PTY_LOCK, TTY_STOPPED, TTY_TCO_STOPPED, TTY_PACKET = 1 << 1, 1 << 4, 1 << 5, 1 << 6
 NTTY_ICANON = 1 << 3
@@ -561,6 +561,11 @@ def without_extras(obj):
     if isinstance(obj, list):
         return [without_extras(x) for x in obj]
     return obj
+
+
+def test_known_section_types_are_the_parsers():
+    """This file spells the section types out from FORMAT.md; "unknown" must mean unknown to pyctl."""
+    assert sorted(KNOWN) == sorted(img.SECTION_NAMES)
 
 
 @fuzz(150)
