@@ -106,9 +106,9 @@ def run_host(args: argparse.Namespace) -> int:
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with open(console_log, "wb") as console:
+        console_outs = [console, sys.stdout.buffer] if args.verbose else [console]
         relays = [threading.Thread(target=_relay, args=(proc.stdout, [sys.stdout.buffer]), daemon=True),
-                  threading.Thread(target=_relay, args=(proc.stderr, [console] + ([sys.stdout.buffer] if args.verbose
-                                                                                  else [])), daemon=True)]
+                  threading.Thread(target=_relay, args=(proc.stderr, console_outs), daemon=True)]
         for relay in relays:
             relay.start()
         try:

@@ -131,30 +131,6 @@ def test_program_output_not_yet_read_by_the_terminal(pairs):
     same(a, b, master_reads, state)
 
 
-def test_full_buffer_and_pending_flip_data_in_order(pairs):
-    a = pairs.new()
-    raw_mode(a[1])
-    data = bytes(range(256)) * 28  # 7168 bytes: 4095 fill the ring, the rest waits in flip buffers
-    os.set_blocking(a[0], False)
-    sent = 0
-    while sent < len(data):
-        try:
-            sent += os.write(a[0], data[sent:])
-        except BlockingIOError:
-            break
-    os.set_blocking(a[0], True)
-    settle()
-    image = pyctl.checkpoint(a[0])
-    e = image.pairs[0].slave
-    assert len(e.input) == 4095 and len(e.flip) == sent - 4095 > 0, (len(e.input), len(e.flip), sent)
-    # A full ldisc makes flush_to_ldisc look ahead for flow-control characters.
-    assert e.flip_lookahead == len(e.flip) and e.lookahead_count == e.flip_lookahead
-    b = pairs.twin(a[0])
-    got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
-    assert got_a == data[:sent]
-    assert got_b == got_a
-
-
 def _flood(fd: int, data: bytes, piece: int) -> int:
     """Write ``piece`` bytes at a time without blocking until the pty takes no more, even after
     its flush worker has run; how much it took."""
@@ -173,6 +149,22 @@ def _flood(fd: int, data: bytes, piece: int) -> int:
                 return sent
     finally:
         os.set_blocking(fd, True)
+
+
+def test_full_buffer_and_pending_flip_data_in_order(pairs):
+    a = pairs.new()
+    raw_mode(a[1])
+    data = bytes(range(256)) * 28  # 7168 bytes: 4095 fill the ring, the rest waits in flip buffers
+    sent = _flood(a[0], data, len(data))
+    image = pyctl.checkpoint(a[0])
+    e = image.pairs[0].slave
+    assert len(e.input) == 4095 and len(e.flip) == sent - 4095 > 0, (len(e.input), len(e.flip), sent)
+    # A full ldisc makes flush_to_ldisc look ahead for flow-control characters.
+    assert e.flip_lookahead == len(e.flip) and e.lookahead_count == e.flip_lookahead
+    b = pairs.twin(a[0])
+    got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
+    assert got_a == data[:sent]
+    assert got_b == got_a
 
 
 def _drain(fd: int, size: int) -> bytes:
