@@ -21,7 +21,8 @@ mkdir -p "$CKPT_TTY_CACHE"
 say() { printf '[ckpt-tty] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-APT_PACKAGES=(qemu-system-x86 kmod libkmod2 make gcc util-linux zstd dkms ca-certificates linux-libc-dev coreutils criu)
+# One package a line in scripts/debian-packages.txt (tests/unit/test_host_packages.py checks it is complete).
+mapfile -t APT_PACKAGES < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$CKPT_TTY_ROOT/scripts/debian-packages.txt")
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -30,12 +31,14 @@ done
 if ((${#missing[@]})); then
 	[ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
 	say "installing Debian packages: ${missing[*]}"
-	apt-get update -q >/dev/null || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+	apt-get -o DPkg::Lock::Timeout=1200 update -q >/dev/null || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=1200 install -y -q --no-install-recommends "${missing[@]}" \
 		>"$CKPT_TTY_CACHE/apt.log" 2>&1 || { tail -20 "$CKPT_TTY_CACHE/apt.log" >&2; die "apt-get install failed"; }
 fi
 
-PYTHON=${PYTHON:-python3}
+# Debian's interpreter, whatever else is first on PATH (pyenv, /usr/local): it is
+# the one a fresh machine has, and bcc's Python bindings exist only for it.
+PYTHON=${PYTHON:-/usr/bin/python3}
 key=$(cat "$CKPT_TTY_ROOT/pyproject.toml" "$CKPT_TTY_ROOT/scripts/bootstrap.sh" | sha256sum | cut -c1-12)
 CKPT_TTY_VENV=$CKPT_TTY_CACHE/venv-$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$key
 export CKPT_TTY_VENV

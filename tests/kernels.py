@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_ROOT = ROOT / "build"
+# Per-kernel module builds; CKPT_TTY_BUILD_DIR moves them (tests/unit/test_host_packages.py).
+BUILD_ROOT = Path(os.environ.get("CKPT_TTY_BUILD_DIR", ROOT / "build"))
 DEFAULT_KERNEL = "6.1"
 
 # spec -> Debian meta package of the image (the headers' meta is its twin)
@@ -68,6 +69,8 @@ class Kernel:
         return self.build_dir / "ckpt_tty.ko"
 
     def installed(self) -> bool:
+        if not self.packages:  # a debug kernel: only a finished build counts
+            return (self.kdir / BUILT_MARKER).exists()
         return self.image.is_file() and (self.kdir / "Makefile").is_file()
 
 
@@ -81,12 +84,16 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 _apt_updated = False
 
+# Wait for another apt (check.sh builds the debug kernels in the background
+# while the matrix installs its kernels) instead of failing on dpkg's lock.
+APT_GET = ["apt-get", "-o", "DPkg::Lock::Timeout=1200"]
+
 
 def _apt_update() -> None:
     global _apt_updated
     if not _apt_updated:
         log("apt-get update")
-        if _run(["apt-get", "update", "-q"], stdout=subprocess.DEVNULL).returncode:
+        if _run([*APT_GET, "update", "-q"], stdout=subprocess.DEVNULL).returncode:
             raise KernelError("apt-get update failed")
         _apt_updated = True
 
@@ -128,7 +135,7 @@ def install(kernel: Kernel) -> None:
     log(f"installing kernel {kernel.release} ({' '.join(kernel.packages)}) from Debian's archive")
     _apt_update()
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    proc = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *kernel.packages], env=env,
+    proc = _run([*APT_GET, "install", "-y", "-q", "--no-install-recommends", *kernel.packages], env=env,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode or not kernel.installed():
         sys.stderr.write(proc.stdout[-3000:])
@@ -159,7 +166,7 @@ def _apt_install(packages: list[str]) -> None:
         return
     log(f"installing {' '.join(missing)}")
     _apt_update()
-    proc = _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+    proc = _run([*APT_GET, "install", "-y", "-q", "--no-install-recommends", *missing],
                 env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode:
@@ -214,11 +221,29 @@ def debug_kernel(spec: str) -> Kernel:
     key = hashlib.sha256(f"{_source_version(series)}\n{DEBUG_CONFIG.read_text()}".encode()).hexdigest()[:12]
     tree = _cache() / "kernels" / f"debug-{series}-{key}"
     release_file = tree / "include" / "config" / "kernel.release"
-    release = release_file.read_text().strip() if (tree / ".ckpt-tty-built").exists() else f"{series}-debug-{key}"
+    release = release_file.read_text().strip() if (tree / BUILT_MARKER).exists() else f"{series}-debug-{key}"
     return Kernel(release, tree / "arch" / "x86" / "boot" / "bzImage", tree)
 
 
+BUILT_MARKER = ".ckpt-tty-built"
+
+
 def build_debug_kernel(kernel: Kernel) -> None:
+    """Build the debug kernel into its cache directory, or wait for the process building it."""
+    import fcntl
+
+    kernel.kdir.parent.mkdir(parents=True, exist_ok=True)
+    with open(kernel.kdir.with_name(kernel.kdir.name + ".lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another process to finish building {kernel.kdir.name}")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (kernel.kdir / BUILT_MARKER).exists():
+            _build_debug_kernel(kernel)
+
+
+def _build_debug_kernel(kernel: Kernel) -> None:
     """Build the debug kernel into its cache directory (tens of minutes on 2 cores)."""
     import shutil as sh
     import tarfile
@@ -256,7 +281,7 @@ def build_debug_kernel(kernel: Kernel) -> None:
     if proc.returncode:
         sys.stderr.write((tree / "build.log").read_text()[-5000:])
         raise KernelError(f"debug kernel build failed (log: {tree / 'build.log'})")
-    (tree / ".ckpt-tty-built").touch()
+    (tree / BUILT_MARKER).touch()
     log(f"debug kernel {(tree / 'include/config/kernel.release').read_text().strip()} built")
 
 

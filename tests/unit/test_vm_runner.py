@@ -49,9 +49,12 @@ def test_guest_crash_fails_the_run(kernel):
 def test_guest_exit_status_comes_back(kernel):
     # (and the guest runs with 4-level paging: no5lvl, see PAGING_CMDLINE)
     r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c",
-           "test -c /dev/ckpt_tty && ! grep -qw la57 /proc/cpuinfo && echo to-stderr >&2 && exit 7")
+           "test -c /dev/ckpt_tty && ! grep -qw la57 /proc/cpuinfo && echo to-stderr >&2 && "
+           # a program's message in the kernel log is not a kernel report
+           "echo '<4>WARNING: written to /dev/kmsg by a program' > /dev/kmsg && exit 7")
     assert r.returncode == 7, r.stdout + r.stderr
     assert "to-stderr" in r.stdout  # the command's messages stay with its output
+    assert "kernel log: 0 warnings or splats" in r.stdout, r.stdout
     # and the console goes to its log, not here (setup.c prints "Command line:" early in every boot)
     console = re.search(r"\(console: (\S+)\)", r.stderr)
     assert console and "] Command line: " in open(console[1], errors="replace").read(), r.stderr

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 
 from .ttyutil import reads, settle
 
@@ -105,6 +106,7 @@ def test_restore_of_a_corrupt_image_is_one_clear_line(module_loaded, tmp_path):
     assert r.returncode == 1 and r.stderr.startswith("pyctl: ") and "bad.img: header: 12 bytes" in r.stderr
 
 
+@pytest.mark.userspace
 def test_validate_against_the_running_module_and_this_kernels_btf(pairs, tmp_path, ko_path):
     m, _ = pairs.new()
     os.write(m, b"typed")

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from pyctl import _uapi, get_info, ntty_layout
 from pyctl.btf import load_btf
 from pyctl.kofile import read_ko
@@ -22,6 +24,7 @@ def test_constants_equal_the_kernel_headers(module_loaded):
     assert info.ncc == kernel_header_constant("NCC")
 
 
+@pytest.mark.userspace
 def test_layout_equals_the_running_kernels_btf(module_loaded):
     """The build took BTF from /boot/vmlinuz; the running kernel's own must agree."""
     info = get_info()

@@ -18,6 +18,7 @@ from pyctl.imageinfo import describe_file
 from .conftest import PRODUCED
 
 
+@pytest.mark.userspace
 def test_every_image_of_this_run_round_trips():
     if not PRODUCED:
         pytest.skip("no checkpoints were taken in this run (run the whole of tests/vm)")
