@@ -16,7 +16,7 @@ import os
 import time
 
 from . import _uapi, abi, compat
-from .errors import ImageError, PyctlError
+from .errors import ImageError, PyctlError, os_error
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
 from .pty import devpts_of, open_pty, open_pty_at
@@ -163,7 +163,7 @@ def _pair_ioctl(dev: int, request: int, fd: int, buf: bytearray, what: str, flag
     try:
         fcntl.ioctl(dev, request, bytes(arg))
     except OSError as e:
-        raise OSError(e.errno, f"{what}: {explain.get(e.errno, os.strerror(e.errno))}") from None
+        raise os_error(e.errno, f"{what}: {explain.get(e.errno, os.strerror(e.errno))}") from None
     finally:
         del holder
 

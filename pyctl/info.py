@@ -14,7 +14,7 @@ import os
 import struct
 
 from . import _uapi
-from .errors import IncompatibleModuleError, PyctlError
+from .errors import IncompatibleModuleError, PyctlError, os_error
 
 __all__ = ["DEVICE_PATH", "ModuleInfo", "get_info", "open_device"]
 
@@ -117,12 +117,12 @@ def open_device(path: str = DEVICE_PATH) -> int:
     """Open the module's device; explain the usual failures in one line."""
     try:
         return os.open(path, os.O_RDWR | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise PyctlError(f"{path} does not exist: load the module first (insmod ckpt_tty.ko, or python -m pyctl load)") from None
+    except FileNotFoundError as e:
+        raise os_error(e.errno, f"{path} does not exist: load the module first "
+                                "(insmod ckpt_tty.ko, or python -m pyctl load)") from None
     except PermissionError as e:
-        raise PyctlError(
-            f"{path}: {os.strerror(e.errno)}: needs root with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN"
-        ) from None
+        raise os_error(e.errno, f"{os.strerror(e.errno)}: needs root with CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN",
+                       path) from None
 
 
 def get_info(fd: int | None = None, path: str = DEVICE_PATH) -> ModuleInfo:

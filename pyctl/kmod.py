@@ -13,7 +13,7 @@ import errno
 import os
 from pathlib import Path
 
-from .errors import PyctlError
+from .errors import PyctlError, os_error
 from .kofile import read_ko
 
 __all__ = ["MODULE_NAME", "is_loaded", "load", "unload"]
@@ -63,7 +63,7 @@ class _Module:
             ret = self.lib.kmod_module_new_from_name(self.ctx, MODULE_NAME.encode(), ctypes.byref(self.mod))
         if ret < 0:
             self.close()
-            raise PyctlError(f"libkmod: cannot open module {path or MODULE_NAME}: {os.strerror(-ret)}")
+            raise os_error(-ret, f"libkmod: cannot open module {path or MODULE_NAME}: {os.strerror(-ret)}")
 
     def close(self) -> None:
         if self.mod:
@@ -109,7 +109,7 @@ def load(path: str | Path) -> None:
             errno.EKEYREJECTED: "module signature rejected: the kernel enforces signed modules",
             errno.ENOKEY: "module is unsigned and the kernel enforces signed modules",
         }
-        raise PyctlError(f"cannot load {path}: {os.strerror(err)}: {hints.get(err, 'see dmesg')}")
+        raise os_error(err, f"cannot load {path}: {os.strerror(err)}: {hints.get(err, 'see dmesg')}")
 
 
 def unload() -> None:
@@ -121,5 +121,5 @@ def unload() -> None:
     if ret < 0:
         err = -ret
         if err in (errno.EAGAIN, errno.EBUSY):
-            raise PyctlError(f"cannot unload {MODULE_NAME}: in use (close every open /dev/ckpt_tty first)")
-        raise PyctlError(f"cannot unload {MODULE_NAME}: {os.strerror(err)}")
+            raise os_error(err, f"cannot unload {MODULE_NAME}: in use (close every open /dev/ckpt_tty first)")
+        raise os_error(err, f"cannot unload {MODULE_NAME}: {os.strerror(err)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import _uapi
-from .errors import PyctlError
+from .errors import PyctlError, os_error
 from .info import ModuleInfo
 
 __all__ = ["KoFile", "read_ko"]
@@ -46,7 +46,7 @@ def read_ko(path: str | Path) -> KoFile:
             info_bytes = section.data()
             modinfo_bytes = modinfo_section.data() if modinfo_section is not None else b""
     except OSError as e:
-        raise PyctlError(f"{path}: {e.strerror}") from None
+        raise os_error(e.errno, e.strerror, str(path)) from None
     except ELFError as e:
         raise PyctlError(f"{path}: not an ELF file ({e})") from None
     modinfo = {}

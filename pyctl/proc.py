@@ -14,7 +14,7 @@ import sys
 import termios
 import tty
 
-from .errors import PyctlError
+from .errors import PyctlError, os_error
 
 __all__ = ["pidfd_getfd", "run_on_terminal", "send_fds"]
 
@@ -27,12 +27,12 @@ def pidfd_getfd(pid: int, fd: int) -> int:
     try:
         pidfd = os.pidfd_open(pid)
     except OSError as e:
-        raise PyctlError(f"process {pid}: {e.strerror}") from None
+        raise os_error(e.errno, f"process {pid}: {e.strerror}") from None
     try:
         new = libc.syscall(SYS_pidfd_getfd, pidfd, fd, 0)
         if new < 0:
             err = ctypes.get_errno()
-            raise PyctlError(f"fd {fd} of process {pid}: {os.strerror(err)}"
+            raise os_error(err, f"fd {fd} of process {pid}: {os.strerror(err)}"
                              + (" (needs the right to ptrace it)" if err == errno.EPERM else ""))
         os.set_inheritable(new, False)
         return new
@@ -121,7 +121,7 @@ def send_fds(path: str, master: int, slave: int | None, index: int) -> int:
             sock.connect(address)
             socket.send_fds(sock, [header], fds)
     except OSError as e:
-        raise PyctlError(f"{path}: cannot pass the terminal: {e.strerror}") from None
+        raise os_error(e.errno, f"{path}: cannot pass the terminal: {e.strerror}") from None
     finally:
         for fd in fds:
             os.close(fd)

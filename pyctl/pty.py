@@ -10,7 +10,7 @@ import os
 import resource
 import struct
 
-from .errors import PyctlError
+from .errors import PyctlError, os_error
 
 __all__ = ["Devpts", "IndexTaken", "devpts_of", "open_pty", "open_pty_at", "ptmx_of", "pty_index"]
 
@@ -88,7 +88,7 @@ def ptmx_of(devpts: str) -> str:
     try:
         st = os.stat(path)
     except OSError as e:
-        raise PyctlError(f"{path}: {e.strerror}") from None
+        raise os_error(e.errno, e.strerror, path) from None
     if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
         raise PyctlError(f"{path} is not a ptmx device node")
     return path
@@ -137,8 +137,8 @@ def open_pty_at(index: int, ptmx: str = "/dev/ptmx") -> tuple[int, int]:
                 master = os.open(ptmx, OPEN_FLAGS)
             except OSError as e:
                 if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOSPC):
-                    raise PyctlError(f"{ptmx}: cannot reach /dev/pts/{index}: {e.strerror} after holding "
-                                     f"{len(held)} lower indexes") from None
+                    raise os_error(e.errno, f"{ptmx}: cannot reach /dev/pts/{index}: {e.strerror} after holding "
+                                            f"{len(held)} lower indexes") from None
                 raise
             got = pty_index(master)
             if got == index:

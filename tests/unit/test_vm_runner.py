@@ -73,3 +73,21 @@ def test_debug_build_refuses_to_start_without_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, 9 << 30, 1 << 30))
     with pytest.raises(kernels.KernelError, match="needs about 8 GB free in .*; 1.0 GB are"):
         kernels.check_free_space(tmp_path)
+
+
+def test_a_vm_that_never_starts_says_why(kernel, built_ko, tmp_path, monkeypatch, capsys):
+    # virtme-ng stopping before the guest runs (as it does without busybox) prints its reason here
+    import argparse
+
+    from tests.vm import __main__ as runner
+
+    fake = tmp_path / "vng"
+    fake.write_text("#!/bin/sh\necho 'virtme-run: initramfs is needed, and no busybox was found' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(runner, "_vng", lambda: str(fake))
+    args = argparse.Namespace(kernel=kernel.release, timeout=60, cpus=1, memory="1G", verbose=False, rwdir=[],
+                              no_load=False, command=["true"])
+    assert runner.run_host(args) == 1
+    out, err = capsys.readouterr()
+    assert "did not start (status 1)" in err
+    assert "no busybox was found" in out

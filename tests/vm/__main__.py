@@ -137,9 +137,18 @@ def run_host(args: argparse.Namespace) -> int:
         log(f"error: VM on {kernel.release} {what}; the end of its console ({console_log}):")
         _print_tail(console_log, CONSOLE_TAIL_LINES)
         return 124 if rc is None else rc
+    if rc and GUEST_STARTED not in console_log.read_bytes():
+        # virtme-ng or QEMU gave up before the guest ran anything (a missing
+        # host program, say): what they said is in the console log.
+        log(f"error: the VM on {kernel.release} did not start (status {rc}); the end of its console ({console_log}):")
+        _print_tail(console_log, 20)
+        return rc
     log(f"VM on {kernel.release} exited with status {rc} after {elapsed:.0f} s (console: {console_log})")
     return rc
 
+
+# run_guest's first words on the console: the guest booted and runs us.
+GUEST_STARTED = b"[guest] ckpt-tty runner started"
 
 # Enough for a whole lockdep or KASAN report with its stack traces.
 CONSOLE_TAIL_LINES = 120
@@ -206,7 +215,9 @@ def find_splats(lines: list[str]) -> list[str]:
 
 def run_guest(args: argparse.Namespace) -> int:
     # Our stderr reaches the host's console log with the kernel's messages
-    # (run_host): keep what we and CMD say about the run with the output.
+    # (run_host): say there that the guest side runs, then keep what we and
+    # CMD say about the run with the output.
+    os.write(2, GUEST_STARTED + b"\n")
     os.dup2(1, 2)
     sys.path.insert(0, str(ROOT))
     from pyctl import kmod
