@@ -8,5 +8,6 @@
 int ckpt_tty_pty_init(void);
 long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg);
 long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg);
+int ckpt_tty_check_pair(const struct ckpt_tty_pair *pair);	/* ckpt_tty_check.c */
 
 #endif

@@ -19,6 +19,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/pid.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -30,11 +32,6 @@
 
 #include "ckpt_tty.h"
 #include "ntty_layout.h"
-
-/* TIOCPKT_* bits that ctrl.pktstatus can hold (include/uapi/asm-generic/ioctls.h) */
-#define CKPT_TTY_PKTSTATUS_MASK 0x7f
-/* Sanity bound for n_tty_data.lookahead_count; see ckpt_tty_check_end(). */
-#define CKPT_TTY_LOOKAHEAD_MAX (1ULL << 20)
 
 static_assert(CKPT_TTY_RING_SIZE == N_TTY_BUF_SIZE);
 static_assert(CKPT_TTY_RING_FLAG_BYTES * 8 == N_TTY_BUF_SIZE);
@@ -87,21 +84,40 @@ static bool ckpt_tty_buffer_has_flags(const struct tty_buffer *b)
 }
 
 /*
- * tty_fops is not exported.  Every tty file, pty master and slave alike, has
- * f_op->release == tty_release: learn that address from /dev/ptmx at load.
+ * tty_fops and tty_release() are not exported, yet every tty file, pty
+ * master and slave alike (and a hung-up one), has f_op->release ==
+ * tty_release, and only tty files do: that is how we recognise one.  Learn
+ * the address from a pty of our own, in a devpts instance mounted inside
+ * the kernel for a moment, so that no path anybody can bind-mount over
+ * (/dev/ptmx in insmod's namespace) decides what a tty file is.
  */
 static int (*ckpt_tty_release_op)(struct inode *, struct file *);
 
 int ckpt_tty_pty_init(void)
 {
-	struct file *ptmx = filp_open("/dev/ptmx", O_RDWR | O_NOCTTY, 0);
+	struct file_system_type *devpts = get_fs_type("devpts");
+	struct vfsmount *mnt;
+	struct file *ptmx;
 
+	if (!devpts) {
+		pr_err("no devpts filesystem: UNIX98 ptys are not configured\n");
+		return -ENODEV;
+	}
+	mnt = kern_mount(devpts);
+	module_put(devpts->owner);	/* put_filesystem() is not exported */
+	if (IS_ERR(mnt)) {
+		pr_err("cannot mount a private devpts instance: %ld\n", PTR_ERR(mnt));
+		return PTR_ERR(mnt);
+	}
+	ptmx = file_open_root_mnt(mnt, "ptmx", O_RDWR | O_NOCTTY, 0);
 	if (IS_ERR(ptmx)) {
-		pr_err("cannot open /dev/ptmx to recognise tty files: %ld\n", PTR_ERR(ptmx));
+		pr_err("cannot open ptmx of a private devpts instance: %ld\n", PTR_ERR(ptmx));
+		kern_unmount(mnt);
 		return PTR_ERR(ptmx);
 	}
 	ckpt_tty_release_op = ptmx->f_op->release;
 	fput(ptmx);
+	kern_unmount(mnt);
 	return 0;
 }
 
@@ -123,7 +139,7 @@ static int ckpt_tty_get_pair(int fd, struct ckpt_tty_pair_ref *p)
 	if (!p->file)
 		return -EBADF;
 	ret = -ENOTTY;
-	if (!ckpt_tty_release_op || p->file->f_op->release != ckpt_tty_release_op)
+	if (!ckpt_tty_release_op || p->file->f_op->release != ckpt_tty_release_op || !p->file->private_data)
 		goto err;
 	ret = -EIO;
 	if (tty_hung_up_p(p->file))
@@ -153,6 +169,35 @@ static void ckpt_tty_put_pair(struct ckpt_tty_pair_ref *p)
 }
 
 /*
+ * The waits below end on a fatal signal.  A reader that is copying to user
+ * memory holds termios_rwsem (read) across n_tty_read()'s continuations, and
+ * a userfaultfd- or FUSE-backed buffer can make that last as long as its
+ * owner likes; a checkpointer waiting for it can then still be killed.
+ * Same lock and reference as tty_lock() (drivers/tty/tty_mutex.c), whose
+ * tty_lock_interruptible() is not exported.
+ */
+static int ckpt_tty_lock_killable(struct tty_struct *tty)
+{
+	tty_kref_get(tty);
+	if (mutex_lock_killable(&tty->legacy_mutex)) {
+		tty_kref_put(tty);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/* tty_buffer_lock_exclusive(), killable */
+static int ckpt_tty_buffer_lock_killable(struct tty_port *port)
+{
+	atomic_inc(&port->buf.priority);
+	if (mutex_lock_killable(&port->buf.lock)) {
+		atomic_dec(&port->buf.priority);
+		return -EINTR;
+	}
+	return 0;
+}
+
+/*
  * Lock both ends against every change of the state we save or restore:
  *
  *   tty_lock master, then slave (slave has lockdep subclass TTY_LOCK_SLAVE):
@@ -164,15 +209,20 @@ static void ckpt_tty_put_pair(struct ckpt_tty_pair_ref *p)
  *       either side.  This is the order of the slave's receive path, which
  *       can flush the master's buffer (isig -> pty_flush_buffer).
  *
- * Nothing here sleeps for long: readers and writers drop termios_rwsem
- * before they wait.
+ * Readers and writers drop termios_rwsem before they wait for data or
+ * room, but not while copying to user memory (see above): every wait here
+ * is killable.
  */
 static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 {
 	int ret;
 
-	tty_lock(p->master);
-	tty_lock(p->slave);
+	ret = ckpt_tty_lock_killable(p->master);
+	if (ret)
+		return ret;
+	ret = ckpt_tty_lock_killable(p->slave);
+	if (ret)
+		goto err_unlock_master;
 	ret = -EBUSY;
 	p->ld_master = tty_ldisc_ref(p->master);
 	if (!p->ld_master)
@@ -183,10 +233,18 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 	ret = -EOPNOTSUPP;
 	if (p->ld_master->ops->num != N_TTY || p->ld_slave->ops->num != N_TTY)
 		goto err_deref_slave;
-	tty_buffer_lock_exclusive(p->slave->port);
-	down_write(&p->slave->termios_rwsem);
-	tty_buffer_lock_exclusive(p->master->port);
-	down_write(&p->master->termios_rwsem);
+	ret = ckpt_tty_buffer_lock_killable(p->slave->port);
+	if (ret)
+		goto err_deref_slave;
+	ret = -EINTR;
+	if (down_write_killable(&p->slave->termios_rwsem))
+		goto err_unlock_slave_buf;
+	ret = ckpt_tty_buffer_lock_killable(p->master->port);
+	if (ret)
+		goto err_unlock_slave_termios;
+	ret = -EINTR;
+	if (down_write_killable(&p->master->termios_rwsem))
+		goto err_unlock_master_buf;
 	if (!p->master->disc_data || !p->slave->disc_data) {
 		ret = -EBUSY;
 		goto err_unlock_all;
@@ -195,8 +253,11 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 
 err_unlock_all:
 	up_write(&p->master->termios_rwsem);
+err_unlock_master_buf:
 	tty_buffer_unlock_exclusive(p->master->port);
+err_unlock_slave_termios:
 	up_write(&p->slave->termios_rwsem);
+err_unlock_slave_buf:
 	tty_buffer_unlock_exclusive(p->slave->port);
 err_deref_slave:
 	tty_ldisc_deref(p->ld_slave);
@@ -204,6 +265,7 @@ err_deref_master:
 	tty_ldisc_deref(p->ld_master);
 err_unlock:
 	tty_unlock(p->slave);
+err_unlock_master:
 	tty_unlock(p->master);
 	return ret;
 }
@@ -296,6 +358,19 @@ static int ckpt_tty_save_flip(struct tty_port *port, struct ckpt_tty_end *e)
 	return ret;
 }
 
+/* Ring bytes [from, from + len) of a ring; the rest of out stays zero. */
+static void ckpt_tty_copy_ring(u8 *out, const u8 *ring, u64 from, u64 len)
+{
+	u64 i;
+
+	len = min_t(u64, len, CKPT_TTY_RING_SIZE);
+	for (i = 0; i < len; i++) {
+		u64 pos = (from + i) & (CKPT_TTY_RING_SIZE - 1);
+
+		out[pos] = ring[pos];
+	}
+}
+
 /* One end, all locks of ckpt_tty_lock_pair() held. */
 static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
 {
@@ -346,8 +421,13 @@ static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
 			(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
 			(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
 			(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
-	memcpy(e->read_buf, NTTY_BYTES(ld, READ_BUF), CKPT_TTY_RING_SIZE);
-	memcpy(e->echo_buf, NTTY_BYTES(ld, ECHO_BUF), CKPT_TTY_RING_SIZE);
+	/*
+	 * Only what is still to be read or echoed: n_tty leaves consumed input
+	 * in read_buf (it zeroes it only for ICANON without ECHO), and a
+	 * password read in raw mode must not leave the kernel here.
+	 */
+	ckpt_tty_copy_ring(e->read_buf, NTTY_BYTES(ld, READ_BUF), e->read_tail, e->read_head - e->read_tail);
+	ckpt_tty_copy_ring(e->echo_buf, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, e->echo_head - e->echo_tail);
 	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
 		if (test_bit(i, NTTY_BITMAP(ld, READ_FLAGS)))
 			e->read_flags[i / 8] |= 1U << (i % 8);
@@ -372,7 +452,9 @@ long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
 	if (ret)
 		goto out_free;
 
-	mutex_lock(&p.slave->winsize_mutex);	/* pty_resize() sets both ends under it */
+	ret = -EINTR;
+	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* pty_resize() sets both ends under it */
+		goto out_put;
 	ckpt_tty_save_winsize(&pair->master, &p.master->winsize);
 	ckpt_tty_save_winsize(&pair->slave, &p.slave->winsize);
 	mutex_unlock(&p.slave->winsize_mutex);
@@ -395,85 +477,6 @@ out_free:
 }
 
 /* ---- restore ---- */
-
-/* Is a in the window [from, from + len] of free-running indices? */
-static bool ckpt_tty_in_window(u64 a, u64 from, u64 len)
-{
-	return a - from <= len;
-}
-
-static bool ckpt_tty_ring_bit(const u8 *bytes, u64 pos)
-{
-	pos &= CKPT_TTY_RING_SIZE - 1;
-	return (bytes[pos / 8] >> (pos % 8)) & 1;
-}
-
-/* Everything restore will install, checked before anything changes. */
-static int ckpt_tty_check_end(const struct ckpt_tty_end *e, bool master)
-{
-	u64 unread = e->read_head - e->read_tail, pending_echo = e->echo_head - e->echo_tail, i;
-	/* n_tty keeps canon_head current in this mode, commit_head otherwise */
-	bool canonical = (e->termios.c_lflag & ICANON) && !(e->termios.c_lflag & EXTPROC);
-	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
-	u32 j;
-
-	if (!master)	/* TIOCSPTLCK and TIOCPKT act on the master only */
-		allowed &= ~(CKPT_TTY_END_PTY_LOCK | CKPT_TTY_END_PACKET);
-	if (e->flags & ~allowed)
-		return -EINVAL;
-	if ((e->flags & CKPT_TTY_END_TCO_STOPPED) && !(e->flags & CKPT_TTY_END_STOPPED))
-		return -EINVAL;
-	if (e->ldisc != N_TTY || e->termios.c_line != N_TTY)
-		return -EINVAL;
-	/* n_tty_set_termios() derives icanon from ICANON; the ring rules below use it */
-	if (!!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) != !!(e->termios.c_lflag & ICANON))
-		return -EINVAL;
-	if (memchr_inv(e->termios.pad, 0, sizeof(e->termios.pad)) ||
-	    memchr_inv(e->termios_locked.pad, 0, sizeof(e->termios_locked.pad)) ||
-	    e->reserved0 || e->reserved1 || memchr_inv(e->reserved, 0, sizeof(e->reserved)))
-		return -EINVAL;
-	if (e->pktstatus & ~CKPT_TTY_PKTSTATUS_MASK)
-		return -EINVAL;
-	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
-			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
-		return -EINVAL;
-	/*
-	 * Ring positions: read_tail <= read_head <= read_tail + size, and the
-	 * live one of canon_head and commit_head in between.  The stale one,
-	 * line_start (only ever written) and echo_mark (reset on the next
-	 * commit) are kept as found: no value of them reaches memory outside
-	 * the rings, which every access masks.
-	 */
-	if (unread > CKPT_TTY_RING_SIZE)
-		return -EINVAL;
-	if (canonical && !ckpt_tty_in_window(e->canon_head, e->read_tail, unread))
-		return -EINVAL;
-	if (!canonical && !ckpt_tty_in_window(e->commit_head, e->read_tail, unread))
-		return -EINVAL;
-	if (pending_echo > CKPT_TTY_RING_SIZE ||
-	    !ckpt_tty_in_window(e->echo_commit, e->echo_tail, pending_echo))
-		return -EINVAL;
-	/* Line ends only on unread bytes, and never in a partial canonical line. */
-	for (i = 0; i < CKPT_TTY_RING_SIZE; i++) {
-		u64 pos = e->read_tail + i;
-		bool allowed_bit = i < unread && (!canonical || i < e->canon_head - e->read_tail);
-
-		if (ckpt_tty_ring_bit(e->read_flags, pos) && !allowed_bit)
-			return -EINVAL;
-	}
-	/* Not a memory-safety bound: the counter only gates flow-control lookahead. */
-	if (e->lookahead_count > CKPT_TTY_LOOKAHEAD_MAX)
-		return -EINVAL;
-	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged > 1)
-		return -EINVAL;
-	for (j = 0; j < CKPT_TTY_FLIP_MAX; j++) {
-		if (j >= e->flip_count && (e->flip_data[j] || e->flip_flags[j]))
-			return -EINVAL;
-		if (e->flip_flags[j] > TTY_OVERRUN || (!e->flip_flagged && e->flip_flags[j]))
-			return -EINVAL;
-	}
-	return 0;
-}
 
 static void ckpt_tty_load_termios(struct ktermios *kt, const struct ckpt_tty_termios *in)
 {
@@ -542,7 +545,12 @@ static bool ckpt_tty_pair_takes(struct ckpt_tty_pair_ref *p, u32 flags)
 	       ckpt_tty_end_takes_onto(p->slave, flags & CKPT_TTY_RESTORE_FORCE);
 }
 
-/* FORCE: what the target's flip buffers still hold is dropped (as tty_buffer_flush does). */
+/*
+ * Drop every byte pending in a port's flip buffers (as tty_buffer_flush()
+ * does; it is not exported): FORCE discards the target's, and a failed load
+ * its own.  Caller holds buf.lock, so no consumer runs; port->lock keeps
+ * pty_write() out.  flush_to_ldisc() frees the emptied buffers next time.
+ */
 static void ckpt_tty_drop_flip(struct tty_port *port)
 {
 	struct tty_buffer *b;
@@ -550,7 +558,8 @@ static void ckpt_tty_drop_flip(struct tty_port *port)
 
 	spin_lock_irqsave(&port->lock, irqflags);
 	for (b = port->buf.head; b; b = smp_load_acquire(&b->next)) {
-		b->read = smp_load_acquire(&b->commit);
+		smp_store_release(&b->commit, b->used);
+		b->read = b->used;
 		b->lookahead = b->read;
 	}
 	spin_unlock_irqrestore(&port->lock, irqflags);
@@ -575,42 +584,53 @@ static void ckpt_tty_set_flow(struct tty_struct *tty, const struct ckpt_tty_end 
 	start_tty(tty);
 }
 
+/*
+ * Put the saved flip bytes back; the port holds none (fresh, checked empty,
+ * or dropped).  All under port->lock, so pty_write() inserts before or after
+ * them, never between:
+ * - the port's memory limit is lifted for this insert alone: the original
+ *   held these bytes, possibly past it (see CKPT_TTY_FLIP_MAX);
+ * - the last buffer's commit is published (tty_flip_buffer_push(), which
+ *   also queues flush_to_ldisc(); that waits for our buf.lock) before the
+ *   lookahead marks, so that lookahead never runs ahead of commit where
+ *   lookahead_bufs() computes commit - lookahead;
+ * - a short insert (no memory) drops what went in: nothing is installed.
+ */
 static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *e)
 {
 	struct tty_buffer *b;
 	unsigned long irqflags;
 	u32 left;
-	int n, limit;
+	int limit;
+	size_t n;
 
 	if (!e->flip_count)
 		return 0;
 	spin_lock_irqsave(&port->lock, irqflags);
-	/*
-	 * The original held these bytes, possibly past the port's memory limit
-	 * (see CKPT_TTY_FLIP_MAX): lift the limit for them alone.  pty_write
-	 * inserts under port->lock too, so no writer inserts against it.
-	 */
 	limit = port->buf.mem_limit;
-	WRITE_ONCE(port->buf.mem_limit, limit + 2 * e->flip_count);
-	if (e->flip_flagged)
-		n = tty_insert_flip_string_flags(port, e->flip_data, e->flip_flags, e->flip_count);
-	else
-		n = tty_insert_flip_string_fixed_flag(port, e->flip_data, TTY_NORMAL, e->flip_count);
+	WRITE_ONCE(port->buf.mem_limit, INT_MAX);
+	n = tty_insert_flip_string_fixed_flag(port, e->flip_data, TTY_NORMAL, e->flip_count);
 	WRITE_ONCE(port->buf.mem_limit, limit);
-	/* Mark the bytes the original's lookahead had already seen. */
+	if (n != e->flip_count) {
+		spin_unlock_irqrestore(&port->lock, irqflags);
+		ckpt_tty_drop_flip(port);
+		return -ENOMEM;
+	}
+	tty_flip_buffer_push(port);
+	/* Mark the bytes the original's lookahead had already seen: a prefix. */
 	left = e->flip_lookahead;
 	for (b = port->buf.head; b && left; b = b->next) {
-		unsigned int count = min_t(unsigned int, b->used - b->read, left);
+		unsigned int count = min_t(unsigned int, b->commit - b->read, left);
 
 		b->lookahead = b->read + count;
 		left -= count;
 	}
 	spin_unlock_irqrestore(&port->lock, irqflags);
-	return n == e->flip_count ? 0 : -ENOMEM;
+	return 0;
 }
 
 /* One end; all locks held and every field checked. */
-static int ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *e)
+static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *e)
 {
 	void *ld = tty->disc_data;
 	unsigned long *flags = NTTY_BITMAP(ld, READ_FLAGS);
@@ -647,9 +667,8 @@ static int ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *
 	memcpy(NTTY_BYTES(ld, ECHO_BUF), e->echo_buf, CKPT_TTY_RING_SIZE);
 	bitmap_zero(flags, N_TTY_BUF_SIZE);
 	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
-		if (ckpt_tty_ring_bit(e->read_flags, i))
+		if ((e->read_flags[i / 8] >> (i % 8)) & 1)
 			set_bit(i, flags);
-	return ckpt_tty_load_flip(tty->port, e);
 }
 
 static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end *e)
@@ -665,7 +684,7 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	struct ckpt_tty_pair_arg arg;
 	struct ckpt_tty_pair_ref p;
 	struct ckpt_tty_pair *pair;
-	struct ktermios kt_master, kt_slave;
+	struct ktermios kt_master, kt_slave, target_locked;
 	struct winsize ws;
 	bool resized;
 	long ret;
@@ -679,9 +698,7 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	ret = -EFAULT;
 	if (copy_from_user(pair, u64_to_user_ptr(arg.pair), sizeof(*pair)))
 		goto out_free;
-	ret = ckpt_tty_check_end(&pair->master, true);
-	if (!ret)
-		ret = ckpt_tty_check_end(&pair->slave, false);
+	ret = ckpt_tty_check_pair(pair);
 	if (ret)
 		goto out_free;
 	ret = ckpt_tty_get_pair(arg.fd, &p);
@@ -702,11 +719,23 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 		ret = -EBUSY;
 	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
 		ret = -EINVAL;
+	/*
+	 * tty_set_termios() keeps the bits the target's locked termios lock
+	 * (unset_locked_termios()): unlock them for the image's termios, whose
+	 * own locks load with the rest.  A fresh pair has none.
+	 */
+	target_locked = p.slave->termios_locked;
+	if (!ret)
+		memset(&p.slave->termios_locked, 0, sizeof(p.slave->termios_locked));
 	ckpt_tty_unlock_pair(&p);
 	if (ret)
 		goto out_put;
 
-	/* The slave's termios go through the tty layer, so the pty and n_tty hooks run. */
+	/*
+	 * The slave's termios go through the tty layer, so the pty and n_tty
+	 * hooks run; ckpt_tty_check_pair() took only termios that pty_set_termios()
+	 * leaves as they are.
+	 */
 	tty_set_termios(p.slave, &kt_slave);
 	ckpt_tty_set_flow(p.slave, &pair->slave);
 	ckpt_tty_set_flow(p.master, &pair->master);
@@ -727,14 +756,21 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	}
 
 	ret = ckpt_tty_lock_pair(&p);
-	if (ret)
+	if (ret) {
+		/* killed while waiting, or a hangup: the target's locks go back as they were */
+		if (!down_write_killable(&p.slave->termios_rwsem)) {
+			p.slave->termios_locked = target_locked;
+			up_write(&p.slave->termios_rwsem);
+		}
 		goto out_put;
+	}
 	/*
 	 * Nobody may have touched the pair between the two lockings.  A new
 	 * pair is pyctl's own until restore returns; a pair in use (ONTO) is
 	 * not, and a user typing or a program changing modes in between gives
-	 * EBUSY.  Either way the termios, flow and winsize set above stay; pyctl
-	 * discards a new pair, and says so for a pair in use.
+	 * EBUSY.  Either way the termios, flow and winsize set above stay (the
+	 * target's locked termios are put back); pyctl discards a new pair, and
+	 * says so for a pair in use.
 	 */
 	if (!ckpt_tty_pair_takes(&p, arg.flags) ||
 	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||
@@ -744,18 +780,24 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 		ckpt_tty_drop_flip(p.master->port);
 		ckpt_tty_drop_flip(p.slave->port);
 	}
+	/* Flip data first: the one step that can fail (no memory) undoes itself. */
 	if (!ret)
-		ret = ckpt_tty_load_end(p.master, &pair->master);
-	if (!ret)
-		ret = ckpt_tty_load_end(p.slave, &pair->slave);
+		ret = ckpt_tty_load_flip(p.master->port, &pair->master);
+	if (!ret) {
+		ret = ckpt_tty_load_flip(p.slave->port, &pair->slave);
+		if (ret)
+			ckpt_tty_drop_flip(p.master->port);
+	}
+	if (!ret) {
+		ckpt_tty_load_end(p.master, &pair->master);
+		ckpt_tty_load_end(p.slave, &pair->slave);
+	} else {
+		p.slave->termios_locked = target_locked;
+	}
 	ckpt_tty_unlock_pair(&p);
 
 	if (!ret) {
-		/* Hand pending flip data to the ldiscs and wake everyone up. */
-		if (pair->master.flip_count)
-			tty_flip_buffer_push(p.master->port);
-		if (pair->slave.flip_count)
-			tty_flip_buffer_push(p.slave->port);
+		/* Wake everyone up; the flip data is queued for the ldiscs already. */
 		wake_up_interruptible_all(&p.master->read_wait);
 		wake_up_interruptible_all(&p.master->write_wait);
 		wake_up_interruptible_all(&p.slave->read_wait);

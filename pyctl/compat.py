@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from . import reachable
 from .errors import ImageError, PyctlError
 from .image import Constants, Image, TTY_FLAGS
 from .info import FEATURE_NAMES, ModuleInfo
@@ -82,7 +83,7 @@ def pair_problems(image: Image, index: int) -> list[str]:
                             ("slave", p.slave, "other_closed")):
         if end.flags >> TTY_FLAGS.index(flag) & 1:
             out.append(f"pair[{index}].{role}.flags: restoring a pair whose {role} is {flag} is not supported yet")
-    return out
+    return out + reachable.pair_problems(p, f"pair[{index}]")
 
 
 def check(image: Image, target: Target) -> list[str]:

@@ -140,16 +140,24 @@ def test_diff_names_fields_and_flags():
     assert "pairs[1].index: only in the second image: 7" in lines
 
 
+def restorable_sample() -> img.Image:
+    """sample() moved to where N_TTY can be (tests/unit/test_reachable.py checks the rules one by one)."""
+    image = sample(echo_mark=4)
+    image.pairs[0].master.read_tail = 100
+    return image
+
+
 def test_validate_against_targets():
     target = compat.Target("a test kernel", "6.12.0", sample().constants, ["get_info", "checkpoint", "restore"])
-    assert compat.check(sample(), target) == []
+    assert compat.check(restorable_sample(), target) == []
+    assert "pair[0].slave.echo_mark: -3 outside the 4 pending echo bytes" in compat.check(sample(), target)
     small = dataclasses.replace(target, constants=dataclasses.replace(target.constants, n_tty_buf_size=2048),
                                 features=["get_info"])
-    assert compat.check(sample(), small) == [
+    assert compat.check(restorable_sample(), small) == [
         "a test kernel does not offer restore (features: get_info)",
         "constants.n_tty_buf_size: image has 4096, a test kernel has 2048",
     ]
-    hung = sample()
+    hung = restorable_sample()
     hung.pairs[0].slave.flags = 1 << img.TTY_FLAGS.index("hupped")
     assert compat.check(hung, target) == [
         "pair[0].slave.flags: restoring a pair whose slave is hupped is not supported yet"]
@@ -161,7 +169,7 @@ def test_validate_against_btf_of_the_test_kernel(kernel):
     """Constants derived from BTF equal those the module reports (tests/vm/test_info.py checks those)."""
     t = compat.target_from_btf(str(kernel.image))
     assert (t.constants.n_tty_buf_size, t.constants.nccs, t.constants.ktermios_size) == (4096, 19, 44)
-    assert compat.check(sample(), t) == []
+    assert compat.check(restorable_sample(), t) == []
 
 
 def test_btf_target_equals_ko_target(built_ko, kernel):
@@ -203,7 +211,12 @@ def test_cli_decode_encode_info_diff_validate(tmp_path, built_ko):
     r = pyctl("diff", str(a), str(tmp_path / "bad.img"))
     assert r.returncode == 2 and "bad.img: body: checksum mismatch" in r.stderr
 
-    r = pyctl("validate", str(a), "--ko", str(built_ko))
+    r = pyctl("validate", str(a), "--ko", str(built_ko))  # a well-formed image of a state no pty can be in
+    assert r.returncode == 1 and "pair[0].slave.flip_flags: a pty's flip buffers carry no flags" in r.stdout, r.stdout
+    assert "pair[0].master.pktstatus: 0x41; packet status is raised on the slave end" in r.stdout
+    c = tmp_path / "c.img"
+    c.write_bytes(restorable_sample().dumps())
+    r = pyctl("validate", str(c), "--ko", str(built_ko))
     assert r.returncode == 0 and "would restore it" in r.stdout, r.stdout + r.stderr
     r = pyctl("validate", str(a), "--device", str(tmp_path / "no-device"))
     assert r.returncode == 1 and "load the module first" in r.stderr

@@ -108,6 +108,23 @@ struct ckpt_tty_info {
  */
 #define CKPT_TTY_FLIP_MAX		65536
 
+/*
+ * Restore takes ring positions (read_*, canon_head, commit_head, line_start,
+ * echo_*) up to this value only: they count bytes from 0 and never wrap in a
+ * real terminal (2^62 bytes is 146 years at 1 GB/s), and n_tty compares some
+ * of them as plain numbers.
+ */
+#define CKPT_TTY_INDEX_MAX		(1ULL << 62)
+
+/*
+ * echo_buf holds N_TTY's echo ops (drivers/tty/n_tty.c): a byte to echo, or
+ * ECHO_OP_START followed by an op byte, and for ECHO_OP_ERASE_TAB one more
+ * (the column count).  Restore requires whole ops between echo_tail and
+ * echo_head, with echo_commit and echo_mark on op boundaries.
+ */
+#define CKPT_TTY_ECHO_OP_START		0xff
+#define CKPT_TTY_ECHO_OP_ERASE_TAB	0x82
+
 /* struct ktermios, field for field (include/linux/termios_internal.h) */
 struct ckpt_tty_termios {
 	__u32 c_iflag;

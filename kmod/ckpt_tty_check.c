@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ckpt_tty: what restore accepts.
+ *
+ * Restore installs a state only if N_TTY could be in it itself: every rule
+ * below is an invariant that drivers/tty/n_tty.c, pty.c and tty_ioctl.c of
+ * 6.1 and 6.12 keep, and the loops of the tty layer rely on (a value outside
+ * it can make one run for 2^40 steps while every access stays inside the
+ * rings).  kmod/INVARIANTS.md gives, for each field, the invariant, the
+ * functions that rely on it and the rule here that checks it.
+ *
+ * Everything here looks at the uapi structure only, before any lock is
+ * taken: nothing changes unless the whole pair passes.
+ */
+
+#include <linux/string.h>
+#include <linux/tty.h>
+#include <linux/tty_flip.h>
+
+#include "ckpt_tty.h"
+
+/* TIOCPKT_* bits that ctrl.pktstatus can hold (include/uapi/asm-generic/ioctls.h) */
+#define CKPT_TTY_PKTSTATUS_MASK 0x7f
+
+/*
+ * Ring positions are free-running size_t counters that start at 0 when the
+ * line discipline opens and grow by one per byte; n_tty compares some of
+ * them with plain < and > (__process_echoes' discard loop), so they must not
+ * wrap: all are at most CKPT_TTY_INDEX_MAX.
+ */
+#define RING CKPT_TTY_RING_SIZE
+
+static bool ring_bit(const u8 *bytes, u64 pos)
+{
+	pos &= RING - 1;
+	return (bytes[pos / 8] >> (pos % 8)) & 1;
+}
+
+/* Is a within [lo, hi], all as plain (non-wrapping) numbers? */
+static bool between(u64 lo, u64 a, u64 hi)
+{
+	return lo <= a && a <= hi;
+}
+
+/* Ring bytes outside [from, from + len) are zero: checkpoint never saves others. */
+static bool ring_zero_outside(const u8 *ring, u64 from, u64 len)
+{
+	u64 i;
+
+	for (i = len; i < RING; i++)
+		if (ring[(from + i) & (RING - 1)])
+			return false;
+	return true;
+}
+
+/*
+ * The read side.  n_tty keeps read_tail <= read_head <= read_tail + RING.
+ * Which of canon_head and commit_head is live depends on the mode
+ * (__receive_buf publishes commit_head unless ICANON without EXTPROC; the
+ * reader uses canon_head only then; chars_in_buffer() and the overflow test
+ * use canon_head whenever ICANON is set).  n_tty_set_termios() resets both
+ * when ICANON or EXTPROC change, so the rules follow the saved termios.
+ */
+static int check_read_side(const struct ckpt_tty_end *e)
+{
+	u64 tail = e->read_tail, head = e->read_head, canon = e->canon_head, commit = e->commit_head;
+	bool icanon = e->termios.c_lflag & ICANON, extproc = e->termios.c_lflag & EXTPROC;
+	u64 i, unread = head - tail;
+
+	if (head > CKPT_TTY_INDEX_MAX || !between(tail, head, tail + RING))
+		return -EINVAL;
+	if (icanon && !extproc) {
+		/* canonical: lines end below canon_head; commit_head stopped where ICANON began */
+		if (!between(tail, canon, head) || commit > canon)
+			return -EINVAL;
+		/* canon_head moves only past a line end (or the EOF push of n_tty_set_termios) */
+		if (canon != tail && !ring_bit(e->read_flags, canon - 1))
+			return -EINVAL;
+	} else {
+		if (!between(tail, commit, head))
+			return -EINVAL;
+		/*
+		 * canon_head stays where the mode began, at or before read_head;
+		 * without ICANON at or before read_tail.  With ICANON|EXTPROC the
+		 * (non-canonical) reader may pass it: chars_in_buffer() is then
+		 * negative, which only means "room".
+		 */
+		if (canon > (icanon ? head : tail))
+			return -EINVAL;
+	}
+	/* only ever written (canon_copy_from_read_buf, n_tty_set_termios): a past read_tail */
+	if (e->line_start > tail)
+		return -EINVAL;
+	/* Line ends: none without ICANON, and only on unread bytes (canonical: below canon_head). */
+	for (i = 0; i < RING; i++) {
+		bool allowed = icanon && i < unread && (extproc || i < canon - tail);
+
+		if (ring_bit(e->read_flags, tail + i) && !allowed)
+			return -EINVAL;
+	}
+	if (!ring_zero_outside(e->read_buf, tail, unread))
+		return -EINVAL;
+	/* lnext, erasing and push belong to canonical input; the mode switch clears them */
+	if (!icanon && (e->ntty_flags & (CKPT_TTY_NTTY_LNEXT | CKPT_TTY_NTTY_ERASING | CKPT_TTY_NTTY_PUSH)))
+		return -EINVAL;
+	return 0;
+}
+
+/* Bytes of the echo op starting at pos: ECHO_OP_START with its op, or one byte. */
+static unsigned int echo_op_size(const u8 *echo_buf, u64 pos)
+{
+	if (echo_buf[pos & (RING - 1)] != CKPT_TTY_ECHO_OP_START)
+		return 1;
+	return echo_buf[(pos + 1) & (RING - 1)] == CKPT_TTY_ECHO_OP_ERASE_TAB ? 3 : 2;
+}
+
+/*
+ * The echo ring.  n_tty keeps echo_tail <= echo_commit <= echo_head and
+ * echo_tail <= echo_mark <= echo_head, head - tail <= RING, and whole ops
+ * between them: ops are added whole under termios_rwsem (read), and
+ * __process_echoes() advances echo_tail op by op.  It walks from echo_tail to
+ * echo_commit with masked positions (at most RING steps, never past a
+ * boundary), then discards with plain comparisons while echo_commit - tail
+ * is large: an echo_commit (or echo_mark, which process_echoes() copies into
+ * it) far away would loop that long with output_lock held.
+ */
+static int check_echo_side(const struct ckpt_tty_end *e)
+{
+	u64 tail = e->echo_tail, head = e->echo_head, pos;
+	bool commit_seen = false, mark_seen = false;
+
+	if (head > CKPT_TTY_INDEX_MAX || !between(tail, head, tail + RING) ||
+	    !between(tail, e->echo_commit, head) || !between(tail, e->echo_mark, head))
+		return -EINVAL;
+	for (pos = tail; pos < head; pos += echo_op_size(e->echo_buf, pos)) {
+		commit_seen |= pos == e->echo_commit;
+		mark_seen |= pos == e->echo_mark;
+	}
+	if (pos != head)	/* an op cut off by echo_head */
+		return -EINVAL;
+	commit_seen |= head == e->echo_commit;
+	mark_seen |= head == e->echo_mark;
+	if (!commit_seen || !mark_seen)	/* inside an op */
+		return -EINVAL;
+	if (!ring_zero_outside(e->echo_buf, tail, head - tail))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Flip buffers.  A pty inserts plain bytes only (pty_write: TTY_NORMAL, no
+ * flag area), so pending data never carries flags.  lookahead_count counts
+ * the pending bytes n_tty_lookahead_flow_ctrl() has seen, which are the
+ * first ones (lookahead_bufs() marks a prefix, __receive_buf() takes them
+ * off first): an excess would make __receive_buf() skip flow control on
+ * bytes nobody looked at (a ^S ignored).
+ */
+static int check_flip(const struct ckpt_tty_end *e)
+{
+	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged)
+		return -EINVAL;
+	if (e->lookahead_count != e->flip_lookahead)
+		return -EINVAL;
+	if (memchr_inv(e->flip_data + e->flip_count, 0, CKPT_TTY_FLIP_MAX - e->flip_count) ||
+	    memchr_inv(e->flip_flags, 0, CKPT_TTY_FLIP_MAX))
+		return -EINVAL;
+	return 0;
+}
+
+static int check_end(const struct ckpt_tty_end *e, bool master)
+{
+	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
+	int ret;
+
+	if (!master)	/* TIOCSPTLCK and TIOCPKT act on the master only */
+		allowed &= ~(CKPT_TTY_END_PTY_LOCK | CKPT_TTY_END_PACKET);
+	if (e->flags & ~allowed)
+		return -EINVAL;
+	/* TCOOFF stops output; start_tty() leaves tco_stopped alone, stop_tty() sets stopped */
+	if ((e->flags & CKPT_TTY_END_TCO_STOPPED) && !(e->flags & CKPT_TTY_END_STOPPED))
+		return -EINVAL;
+	if (e->ldisc != N_TTY || e->termios.c_line != N_TTY)
+		return -EINVAL;
+	/* n_tty_set_termios() derives icanon from ICANON; the ring rules use it */
+	if (!!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) != !!(e->termios.c_lflag & ICANON))
+		return -EINVAL;
+	if (memchr_inv(e->termios.pad, 0, sizeof(e->termios.pad)) ||
+	    memchr_inv(e->termios_locked.pad, 0, sizeof(e->termios_locked.pad)) ||
+	    e->reserved0 || e->reserved1 || memchr_inv(e->reserved, 0, sizeof(e->reserved)))
+		return -EINVAL;
+	if (e->pktstatus & ~CKPT_TTY_PKTSTATUS_MASK)
+		return -EINVAL;
+	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
+			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
+		return -EINVAL;
+	ret = check_read_side(e);
+	if (!ret)
+		ret = check_echo_side(e);
+	if (!ret)
+		ret = check_flip(e);
+	return ret;
+}
+
+/*
+ * Rules between the two ends:
+ * - the slave's termios went through tty_set_termios(), where pty_set_termios()
+ *   forces CS8|CREAD and clears PARENB, and ADDRB is never changed: restore
+ *   puts them through the same call, so anything else could not stay as the
+ *   image says (and ONTO would stop half-way, after termios were applied);
+ * - packet-mode status is raised on the slave end for a master in packet
+ *   mode; the master's own stays 0 (its peer, the slave, cannot be in
+ *   packet mode).
+ */
+int ckpt_tty_check_pair(const struct ckpt_tty_pair *pair)
+{
+	const struct ckpt_tty_end *m = &pair->master, *s = &pair->slave;
+	u32 cflag = s->termios.c_cflag;
+	int ret;
+
+	ret = check_end(m, true);
+	if (!ret)
+		ret = check_end(s, false);
+	if (ret)
+		return ret;
+	if ((cflag & CSIZE) != CS8 || !(cflag & CREAD) || (cflag & PARENB))
+		return -EINVAL;
+#ifdef ADDRB
+	if (cflag & ADDRB)
+		return -EINVAL;
+#endif
+	if (m->pktstatus)
+		return -EINVAL;
+	return 0;
+}

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Is a pair a state N_TTY can be in?  The rules restore applies, in Python.
+
+The module checks the same rules again (kmod/ckpt_tty_check.c) and
+kmod/INVARIANTS.md says where each comes from.  This side runs first, on the
+image's own terms (positions relative to read_tail and echo_tail), so that a
+refused image is refused with the field named, before any pty is opened.
+"""
+
+from __future__ import annotations
+
+from . import _uapi
+from .image import End, Pair
+from . import termbits
+
+__all__ = ["pair_problems"]
+
+INDEX_MAX = _uapi.CKPT_TTY_INDEX_MAX
+
+
+def _flag(table: list, name: str) -> tuple[int, int]:
+    """(mask of its field, value) of a termios flag named in pyctl.termbits."""
+    for mask, values in table:
+        for value, n in values.items():
+            if n == name:
+                return mask, value
+    raise KeyError(name)
+
+
+CSIZE, CS8 = _flag(termbits.CFLAG, "CS8")
+CREAD, PARENB, ADDRB = (_flag(termbits.CFLAG, n)[1] for n in ("CREAD", "PARENB", "ADDRB"))
+ICANON, EXTPROC = (_flag(termbits.LFLAG, n)[1] for n in ("ICANON", "EXTPROC"))
+
+
+def _echo_op_size(echo: bytes, i: int) -> int:
+    if echo[i] != _uapi.CKPT_TTY_ECHO_OP_START:
+        return 1
+    return 3 if i + 1 < len(echo) and echo[i + 1] == _uapi.CKPT_TTY_ECHO_OP_ERASE_TAB else 2
+
+
+def _echo_boundaries(echo: bytes) -> set[int] | None:
+    """Offsets where whole echo ops start (and the end), or None if an op is cut off."""
+    out, i = {0}, 0
+    while i < len(echo):
+        i += _echo_op_size(echo, i)
+        out.add(i)
+    return out if i == len(echo) else None
+
+
+def end_problems(e: End, where: str) -> list[str]:
+    """Why N_TTY could not be in the state of this end (positions as in the image)."""
+    out = []
+    n, tail = len(e.input), e.read_tail
+    icanon, extproc = bool(e.termios.lflag & ICANON), bool(e.termios.lflag & EXTPROC)
+
+    def bad(field: str, what: str) -> None:
+        out.append(f"{where}.{field}: {what}")
+
+    if tail + n > INDEX_MAX:
+        bad("read_tail", f"{tail} + {n} unread bytes passes the largest ring position ({INDEX_MAX:#x})")
+    for name in ("commit", "canon", "line_start"):
+        if tail + getattr(e, name) < 0:
+            bad(name, f"{getattr(e, name)} lies before ring position 0")
+    if icanon and not extproc:
+        if not 0 <= e.canon <= n:
+            bad("canon", f"{e.canon} outside the {n} unread bytes")
+        if e.commit > e.canon:
+            bad("commit", f"{e.commit} is ahead of canon_head ({e.canon}): it stopped when canonical mode began")
+        if e.canon > 0 and e.canon - 1 not in e.line_ends:
+            bad("line_ends", "canon_head does not follow a line end")
+        if any(i >= e.canon for i in e.line_ends):
+            bad("line_ends", "a line end in the partial line")
+    else:
+        if not 0 <= e.commit <= n:
+            bad("commit", f"{e.commit} outside the {n} unread bytes")
+        if e.canon > (n if icanon else 0):
+            bad("canon", f"{e.canon} is ahead of " + ("read_head" if icanon else "read_tail"))
+        if not icanon and e.line_ends:
+            bad("line_ends", "line ends without ICANON")
+    if e.line_start > 0:
+        bad("line_start", f"{e.line_start} is ahead of read_tail")
+    if not icanon:
+        for flag in ("lnext", "erasing", "push"):
+            if e.ntty(flag):
+                bad("ntty_flags", f"{flag} without ICANON")
+
+    if e.echo_tail + len(e.echo) > INDEX_MAX:
+        bad("echo_tail", f"{e.echo_tail} + {len(e.echo)} echo bytes passes the largest ring position")
+    bounds = _echo_boundaries(e.echo)
+    if bounds is None:
+        bad("echo", "the last echo op is cut off")
+    for name in ("echo_commit", "echo_mark"):
+        value = getattr(e, name)
+        if not 0 <= value <= len(e.echo):
+            bad(name, f"{value} outside the {len(e.echo)} pending echo bytes")
+        elif bounds is not None and value not in bounds:
+            bad(name, f"{value} is inside an echo op")
+
+    if e.flip_flags is not None:
+        bad("flip_flags", "a pty's flip buffers carry no flags (pty_write inserts plain bytes)")
+    if e.lookahead_count != e.flip_lookahead:
+        bad("lookahead_count", f"{e.lookahead_count}, but {e.flip_lookahead} pending flip bytes were looked at")
+    return out
+
+
+def pair_problems(p: Pair, where: str) -> list[str]:
+    """end_problems of both ends, and the rules between them."""
+    out = end_problems(p.master, f"{where}.master") + end_problems(p.slave, f"{where}.slave")
+    cflag = p.slave.termios.cflag
+    if cflag & CSIZE != CS8 or not cflag & CREAD or cflag & (PARENB | ADDRB):
+        out.append(f"{where}.slave.termios.cflag: a pty slave has CS8 and CREAD, no PARENB or ADDRB "
+                   "(pty_set_termios)")
+    if p.master.pktstatus:
+        out.append(f"{where}.master.pktstatus: {p.master.pktstatus:#x}; packet status is raised on the slave end")
+    return out
