@@ -77,7 +77,8 @@ static int check_read_side(const struct ckpt_tty_end *e)
 		if (canon != tail && !ring_bit(e->read_flags, canon - 1))
 			return -EINVAL;
 	} else {
-		if (!between(tail, commit, head))
+		/* __receive_buf() publishes commit_head = read_head after every receive */
+		if (commit != head)
 			return -EINVAL;
 		/*
 		 * canon_head stays where the mode began, at or before read_head;
@@ -100,8 +101,14 @@ static int check_read_side(const struct ckpt_tty_end *e)
 	}
 	if (!ring_zero_outside(e->read_buf, tail, unread))
 		return -EINVAL;
-	/* lnext, erasing and push belong to canonical input; the mode switch clears them */
-	if (!icanon && (e->ntty_flags & (CKPT_TTY_NTTY_LNEXT | CKPT_TTY_NTTY_ERASING | CKPT_TTY_NTTY_PUSH)))
+	/*
+	 * lnext and erasing are set by canonical input processing only (EXTPROC
+	 * bypasses it), push by a switch into ICANON with unread input; the
+	 * mode switch clears all three.
+	 */
+	if ((!icanon || extproc) && (e->ntty_flags & (CKPT_TTY_NTTY_LNEXT | CKPT_TTY_NTTY_ERASING)))
+		return -EINVAL;
+	if (!icanon && (e->ntty_flags & CKPT_TTY_NTTY_PUSH))
 		return -EINVAL;
 	return 0;
 }
@@ -149,20 +156,30 @@ static int check_echo_side(const struct ckpt_tty_end *e)
 
 /*
  * Flip buffers.  A pty inserts plain bytes only (pty_write: TTY_NORMAL, no
- * flag area), so pending data never carries flags.  lookahead_count counts
- * the pending bytes n_tty_lookahead_flow_ctrl() has seen, which are the
- * first ones (lookahead_bufs() marks a prefix, __receive_buf() takes them
- * off first): an excess would make __receive_buf() skip flow control on
- * bytes nobody looked at (a ^S ignored).
+ * flag area), so pending data never carries flags.  lookahead_count is not
+ * checked: restore does not install it (see ckpt_tty_load_end()).
  */
 static int check_flip(const struct ckpt_tty_end *e)
 {
 	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged)
 		return -EINVAL;
-	if (e->lookahead_count != e->flip_lookahead)
-		return -EINVAL;
 	if (memchr_inv(e->flip_data + e->flip_count, 0, CKPT_TTY_FLIP_MAX - e->flip_count) ||
 	    memchr_inv(e->flip_flags, 0, CKPT_TTY_FLIP_MAX))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A master keeps the termios pty.c gave it (mode ioctls on a master act on
+ * its slave): raw, no OPOST, no ECHO.  So nothing is ever echoed on it, no
+ * column counted, and its locked termios stay zero (TIOCSLCKTRMIOS on a
+ * master fd locks the slave's).
+ */
+static int check_master_only(const struct ckpt_tty_end *e)
+{
+	if (e->echo_head || e->echo_commit || e->echo_mark || e->echo_tail || e->column || e->canon_column)
+		return -EINVAL;
+	if (memchr_inv(&e->termios_locked, 0, sizeof(e->termios_locked)))
 		return -EINVAL;
 	return 0;
 }
@@ -194,6 +211,8 @@ static int check_end(const struct ckpt_tty_end *e, bool master)
 			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
 		return -EINVAL;
 	ret = check_read_side(e);
+	if (!ret && master)
+		ret = check_master_only(e);
 	if (!ret)
 		ret = check_echo_side(e);
 	if (!ret)

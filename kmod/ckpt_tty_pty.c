@@ -428,9 +428,13 @@ static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
 	 */
 	ckpt_tty_copy_ring(e->read_buf, NTTY_BYTES(ld, READ_BUF), e->read_tail, e->read_head - e->read_tail);
 	ckpt_tty_copy_ring(e->echo_buf, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, e->echo_head - e->echo_tail);
-	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
-		if (test_bit(i, NTTY_BITMAP(ld, READ_FLAGS)))
-			e->read_flags[i / 8] |= 1U << (i % 8);
+	/* line ends of unread input; a bit elsewhere is dead (ICANON|EXTPROC leaves the push bit behind) */
+	for (i = 0; i < e->read_head - e->read_tail && i < CKPT_TTY_RING_SIZE; i++) {
+		unsigned int pos = (e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1);
+
+		if (test_bit(pos, NTTY_BITMAP(ld, READ_FLAGS)))
+			e->read_flags[pos / 8] |= 1U << (pos % 8);
+	}
 	return ckpt_tty_save_flip(tty->port, e);
 }
 
@@ -489,6 +493,38 @@ static void ckpt_tty_load_termios(struct ktermios *kt, const struct ckpt_tty_ter
 	kt->c_ospeed = in->c_ospeed;
 	kt->c_line = in->c_line;
 	memcpy(kt->c_cc, in->c_cc, NCCS);
+}
+
+/*
+ * What tty_set_termios() (drivers/tty/tty_ioctl.c) does, with a killable
+ * wait for termios_rwsem (on a terminal in use a reader can hold it for as
+ * long as its user buffer takes to fault in), and without applying the
+ * target's locked termios: the image's termios replace them, and its own
+ * locked termios load with the rest.  ADDRB keeps its value, as there; the
+ * driver's and the ldisc's hooks run (pty_set_termios(), n_tty_set_termios()).
+ */
+static int ckpt_tty_set_termios(struct tty_struct *tty, const struct ktermios *kt)
+{
+	struct ktermios old;
+	struct tty_ldisc *ld;
+
+	if (down_write_killable(&tty->termios_rwsem))
+		return -EINTR;
+	old = tty->termios;
+	tty->termios = *kt;
+#ifdef ADDRB
+	tty->termios.c_cflag ^= (tty->termios.c_cflag ^ old.c_cflag) & ADDRB;
+#endif
+	if (tty->ops->set_termios)
+		tty->ops->set_termios(tty, &old);
+	ld = tty_ldisc_ref(tty);
+	if (ld) {
+		if (ld->ops->set_termios)
+			ld->ops->set_termios(tty, &old);
+		tty_ldisc_deref(ld);
+	}
+	up_write(&tty->termios_rwsem);
+	return 0;
 }
 
 static bool ckpt_tty_termios_equal(const struct ktermios *a, const struct ktermios *b)
@@ -653,7 +689,14 @@ static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end 
 	NTTY_SIZE_T(ld, CANON_HEAD) = e->canon_head;
 	NTTY_SIZE_T(ld, READ_TAIL) = e->read_tail;
 	NTTY_SIZE_T(ld, LINE_START) = e->line_start;
-	NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) = e->lookahead_count;
+	/*
+	 * The flip bytes the lookahead has seen, as loaded, not the image's
+	 * counter: n_tty lets that drift from the buffers (pty_flush_buffer()
+	 * empties the peer's without resetting it; TIOCSTI takes one off), and
+	 * a stale count makes __receive_buf() skip flow control on bytes nobody
+	 * looked at.
+	 */
+	NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) = e->flip_lookahead;
 	NTTY_SIZE_T(ld, ECHO_HEAD) = e->echo_head;
 	NTTY_SIZE_T(ld, ECHO_COMMIT) = e->echo_commit;
 	NTTY_SIZE_T(ld, ECHO_MARK) = e->echo_mark;
@@ -679,14 +722,49 @@ static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end 
 	ws->ws_ypixel = e->ws_ypixel;
 }
 
+/*
+ * Between restore's two lockings: what goes through the tty layer's own
+ * calls, which take the locks themselves.  The slave's termios go through
+ * its hooks; ckpt_tty_check_pair() took only termios that pty_set_termios()
+ * leaves as they are.
+ */
+static int ckpt_tty_apply_modes(struct ckpt_tty_pair_ref *p, const struct ckpt_tty_pair *pair,
+				const struct ktermios *kt_slave, u32 flags)
+{
+	struct winsize ws;
+	bool resized;
+	int ret;
+
+	ret = ckpt_tty_set_termios(p->slave, kt_slave);
+	if (ret)
+		return ret;
+	ckpt_tty_set_flow(p->slave, &pair->slave);
+	ckpt_tty_set_flow(p->master, &pair->master);
+
+	if (mutex_lock_killable(&p->slave->winsize_mutex))
+		return -EINTR;
+	ckpt_tty_load_winsize(&ws, &pair->slave);
+	resized = memcmp(&p->slave->winsize, &ws, sizeof(ws)) != 0;
+	ckpt_tty_load_winsize(&p->master->winsize, &pair->master);
+	ckpt_tty_load_winsize(&p->slave->winsize, &pair->slave);
+	mutex_unlock(&p->slave->winsize_mutex);
+	if (resized && (flags & CKPT_TTY_RESTORE_ONTO)) {
+		/* Programs on a terminal in use redraw on SIGWINCH, as after TIOCSWINSZ (tty_do_resize). */
+		struct pid *pgrp = tty_get_pgrp(p->slave);
+
+		if (pgrp)
+			kill_pgrp(pgrp, SIGWINCH, 1);
+		put_pid(pgrp);
+	}
+	return 0;
+}
+
 long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 {
 	struct ckpt_tty_pair_arg arg;
 	struct ckpt_tty_pair_ref p;
 	struct ckpt_tty_pair *pair;
-	struct ktermios kt_master, kt_slave, target_locked;
-	struct winsize ws;
-	bool resized;
+	struct ktermios kt_master, kt_slave;
 	long ret;
 
 	ret = ckpt_tty_copy_arg(&arg, uarg, CKPT_TTY_RESTORE_FLAGS);
@@ -719,51 +797,15 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 		ret = -EBUSY;
 	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
 		ret = -EINVAL;
-	/*
-	 * tty_set_termios() keeps the bits the target's locked termios lock
-	 * (unset_locked_termios()): unlock them for the image's termios, whose
-	 * own locks load with the rest.  A fresh pair has none.
-	 */
-	target_locked = p.slave->termios_locked;
-	if (!ret)
-		memset(&p.slave->termios_locked, 0, sizeof(p.slave->termios_locked));
 	ckpt_tty_unlock_pair(&p);
 	if (ret)
 		goto out_put;
 
-	/*
-	 * The slave's termios go through the tty layer, so the pty and n_tty
-	 * hooks run; ckpt_tty_check_pair() took only termios that pty_set_termios()
-	 * leaves as they are.
-	 */
-	tty_set_termios(p.slave, &kt_slave);
-	ckpt_tty_set_flow(p.slave, &pair->slave);
-	ckpt_tty_set_flow(p.master, &pair->master);
-
-	mutex_lock(&p.slave->winsize_mutex);
-	ckpt_tty_load_winsize(&ws, &pair->slave);
-	resized = memcmp(&p.slave->winsize, &ws, sizeof(ws)) != 0;
-	ckpt_tty_load_winsize(&p.master->winsize, &pair->master);
-	ckpt_tty_load_winsize(&p.slave->winsize, &pair->slave);
-	mutex_unlock(&p.slave->winsize_mutex);
-	if (resized && (arg.flags & CKPT_TTY_RESTORE_ONTO)) {
-		/* Programs on a terminal in use redraw on SIGWINCH, as after TIOCSWINSZ (tty_do_resize). */
-		struct pid *pgrp = tty_get_pgrp(p.slave);
-
-		if (pgrp)
-			kill_pgrp(pgrp, SIGWINCH, 1);
-		put_pid(pgrp);
-	}
-
-	ret = ckpt_tty_lock_pair(&p);
-	if (ret) {
-		/* killed while waiting, or a hangup: the target's locks go back as they were */
-		if (!down_write_killable(&p.slave->termios_rwsem)) {
-			p.slave->termios_locked = target_locked;
-			up_write(&p.slave->termios_rwsem);
-		}
+	ret = ckpt_tty_apply_modes(&p, pair, &kt_slave, arg.flags);
+	if (!ret)
+		ret = ckpt_tty_lock_pair(&p);
+	if (ret)
 		goto out_put;
-	}
 	/*
 	 * Nobody may have touched the pair between the two lockings.  A new
 	 * pair is pyctl's own until restore returns; a pair in use (ONTO) is
@@ -791,8 +833,6 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	if (!ret) {
 		ckpt_tty_load_end(p.master, &pair->master);
 		ckpt_tty_load_end(p.slave, &pair->slave);
-	} else {
-		p.slave->termios_locked = target_locked;
 	}
 	ckpt_tty_unlock_pair(&p);
 

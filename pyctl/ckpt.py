@@ -8,17 +8,16 @@ reading order, positions relative to the reader) and back.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import errno
-import fcntl
 import os
 import time
 
 from . import _uapi, abi, compat
-from .errors import ImageError, PyctlError, os_error
+from .errors import ImageError, PyctlError
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
-from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
+from .info import DEVICE_PATH, ModuleInfo
+from .lowlevel import Device
 from .pty import devpts_of, open_pty, open_pty_at
 
 __all__ = ["checkpoint", "restore", "image_to_kernel", "kernel_to_image"]
@@ -28,17 +27,6 @@ U64 = (1 << 64) - 1
 # Image flag names -> the module's bits, by name: the two are separate ABIs.
 _TTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_END_{name.upper()}") for name in TTY_FLAGS}
 _NTTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_NTTY_{name.upper()}") for name in NTTY_FLAGS}
-
-_ERRORS = {
-    errno.EBADF: "not an open file descriptor",
-    errno.ENOTTY: "not a terminal",
-    errno.EOPNOTSUPP: "not a UNIX98 pty, or its line discipline is not N_TTY",
-    errno.EIO: "the terminal was hung up",
-    errno.EBUSY: "the pair is busy (changing line discipline, hanging up) or, for restore, not fresh",
-    errno.EOVERFLOW: "more pending input than the module can save",
-    errno.EINVAL: "the module refused the state as invalid",
-}
-
 
 def _bits_to_image(value: int, table: dict[str, int]) -> int:
     return sum(1 << i for i, name in enumerate(table) if value & table[name])
@@ -154,33 +142,15 @@ def image_to_kernel(pair: Pair, size: int) -> bytearray:
                                         "slave": _end_to_kernel(pair.slave, size)})
 
 
-def _pair_ioctl(dev: int, request: int, fd: int, buf: bytearray, what: str, flags: int = 0,
-                errors: dict[int, str] | None = None) -> None:
-    holder = (ctypes.c_char * len(buf)).from_buffer(buf)
-    arg = abi.encode("ckpt_tty_pair_arg", {"fd": fd, "flags": flags, "pair": ctypes.addressof(holder),
-                                           "pair_size": len(buf)})
-    explain = {**_ERRORS, **(errors or {})}
-    try:
-        fcntl.ioctl(dev, request, bytes(arg))
-    except OSError as e:
-        raise os_error(e.errno, f"{what}: {explain.get(e.errno, os.strerror(e.errno))}") from None
-    finally:
-        del holder
-
-
 def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
     """Both ends of the pty pair that ``fd`` (either end) belongs to.
 
     Non-destructive: the pair and everyone using it go on as before.
     """
-    dev = open_device(device)
-    try:
-        info = get_info(dev, device)
-        buf = bytearray(abi.sizeof("ckpt_tty_pair"))
-        _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_CHECKPOINT, fd, buf, f"checkpoint of fd {fd}")
-    finally:
-        os.close(dev)
-    image = kernel_to_image(abi.decode("ckpt_tty_pair", buf), info)
+    with Device(device) as dev:
+        info = dev.info()
+        pair = dev.checkpoint(fd)
+    image = kernel_to_image(pair, info)
     try:
         where = devpts_of(fd)
     except OSError:  # a hung-up master cannot name its peer; the instance is then not recorded
@@ -228,9 +198,8 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
     if slave_closed:
         bit = 1 << TTY_FLAGS.index("other_closed")
         p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
-    dev = open_device(device)
-    try:
-        info = get_info(dev, device)
+    with Device(device) as dev:
+        info = dev.info()
         check_compatible(image, info)
         buf = image_to_kernel(p, info.n_tty_buf_size)
         if index == "any":
@@ -240,13 +209,11 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
         else:
             raise ValueError(f"index must be 'original', 'any' or a pty number, not {index!r}")
         try:
-            _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, master, buf, "restore")
+            dev.restore(master, buf)
         except BaseException:
             os.close(master)
             os.close(slave)
             raise
-    finally:
-        os.close(dev)
     if slave_closed:
         os.close(slave)
         return master, None
@@ -274,14 +241,11 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     if _restorable_pair(image, pair).master.has("other_closed"):
         raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
                          "a terminal in use cannot be made so")
-    dev = open_device(device)
-    try:
-        info = get_info(dev, device)
+    with Device(device) as dev:
+        info = dev.info()
         if "restore_onto" not in info.feature_names:
             raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
         check_compatible(image, info)
         buf = image_to_kernel(image.pairs[pair], info.n_tty_buf_size)
         flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
-        _pair_ioctl(dev, _uapi.CKPT_TTY_IOC_RESTORE, fd, buf, f"restore onto fd {fd}", flags, ONTO_ERRORS)
-    finally:
-        os.close(dev)
+        dev.restore(fd, buf, flags, f"restore onto fd {fd}", ONTO_ERRORS)

@@ -14,7 +14,7 @@ import os
 import struct
 
 from . import _uapi
-from .errors import IncompatibleModuleError, PyctlError, os_error
+from .errors import IncompatibleModuleError, os_error
 
 __all__ = ["DEVICE_PATH", "ModuleInfo", "get_info", "open_device"]
 

@@ -14,7 +14,7 @@ import sys
 import termios
 import tty
 
-from .errors import PyctlError, os_error
+from .errors import os_error
 
 __all__ = ["pidfd_getfd", "run_on_terminal", "send_fds"]
 

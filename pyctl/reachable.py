@@ -71,18 +71,17 @@ def end_problems(e: End, where: str) -> list[str]:
         if any(i >= e.canon for i in e.line_ends):
             bad("line_ends", "a line end in the partial line")
     else:
-        if not 0 <= e.commit <= n:
-            bad("commit", f"{e.commit} outside the {n} unread bytes")
+        if e.commit != n:
+            bad("commit", f"{e.commit}, not read_head ({n}): every receive publishes it")
         if e.canon > (n if icanon else 0):
             bad("canon", f"{e.canon} is ahead of " + ("read_head" if icanon else "read_tail"))
         if not icanon and e.line_ends:
             bad("line_ends", "line ends without ICANON")
     if e.line_start > 0:
         bad("line_start", f"{e.line_start} is ahead of read_tail")
-    if not icanon:
-        for flag in ("lnext", "erasing", "push"):
-            if e.ntty(flag):
-                bad("ntty_flags", f"{flag} without ICANON")
+    for flag in ("lnext", "erasing", "push"):
+        if e.ntty(flag) and (not icanon or (extproc and flag != "push")):
+            bad("ntty_flags", f"{flag} without canonical input processing")
 
     if e.echo_tail + len(e.echo) > INDEX_MAX:
         bad("echo_tail", f"{e.echo_tail} + {len(e.echo)} echo bytes passes the largest ring position")
@@ -98,14 +97,24 @@ def end_problems(e: End, where: str) -> list[str]:
 
     if e.flip_flags is not None:
         bad("flip_flags", "a pty's flip buffers carry no flags (pty_write inserts plain bytes)")
-    if e.lookahead_count != e.flip_lookahead:
-        bad("lookahead_count", f"{e.lookahead_count}, but {e.flip_lookahead} pending flip bytes were looked at")
+    return out
+
+
+def master_problems(e: End, where: str) -> list[str]:
+    """A master keeps pty.c's raw termios: no echo, no column, no locked termios."""
+    out = []
+    if e.echo or e.echo_tail or e.echo_commit or e.echo_mark or e.column or e.canon_column:
+        out.append(f"{where}: echo or column state on a master, which never echoes")
+    if e.termios_locked.iflag or e.termios_locked.oflag or e.termios_locked.cflag or e.termios_locked.lflag or \
+            e.termios_locked.ispeed or e.termios_locked.ospeed or e.termios_locked.line or any(e.termios_locked.cc):
+        out.append(f"{where}.termios_locked: a master's stay zero (TIOCSLCKTRMIOS locks the slave's)")
     return out
 
 
 def pair_problems(p: Pair, where: str) -> list[str]:
     """end_problems of both ends, and the rules between them."""
     out = end_problems(p.master, f"{where}.master") + end_problems(p.slave, f"{where}.slave")
+    out += master_problems(p.master, f"{where}.master")
     cflag = p.slave.termios.cflag
     if cflag & CSIZE != CS8 or not cflag & CREAD or cflag & (PARENB | ADDRB):
         out.append(f"{where}.slave.termios.cflag: a pty slave has CS8 and CREAD, no PARENB or ADDRB "

@@ -106,8 +106,8 @@ def test_host_runs_only_packaged_programs(kernel, tmp_path):
     missing = {pkg: sorted(paths) for pkg, paths in used.items()
                if pkg not in allowed and hostpkgs.priority(pkg) not in hostpkgs.BASE_PRIORITIES}
     assert not missing, "\n".join(
-        [f"the host used files of Debian packages that scripts/debian-packages.txt does not install "
-         f"(a fresh machine lacks them):"] +
+        ["the host used files of Debian packages that scripts/debian-packages.txt does not install "
+         "(a fresh machine lacks them):"] +
         [f"  {pkg} ({hostpkgs.priority(pkg) or 'no priority'}): {', '.join(paths[:3])}"
          for pkg, paths in sorted(missing.items())])
     # the trace saw the whole path: the compiler, QEMU and virtme-ng's initramfs tool

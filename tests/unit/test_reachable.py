@@ -13,6 +13,7 @@ import pytest
 
 import pyctl
 from pyctl import _uapi, reachable
+from pyctl.image import Termios
 from tests.unit.test_tooling import restorable_sample
 
 GOLDEN = sorted((Path(__file__).resolve().parents[2] / "images" / "golden").glob("*/*.img"))
@@ -59,12 +60,15 @@ CASES = [
     (lambda i: slave(i, line_start=-11), "slave.line_start: -11 lies before ring position 0"),
     # ICANON|EXTPROC: the reader is non-canonical, canon_head may be behind read_tail but not ahead of read_head
     (lambda i: slave(lflag(i, EXTPROC), canon=13), "slave.canon: 13 is ahead of read_head"),
-    (lambda i: slave(lflag(i, EXTPROC), commit=13), "slave.commit: 13 outside the 12 unread bytes"),
+    (lambda i: slave(lflag(i, EXTPROC), commit=11), "slave.commit: 11, not read_head (12)"),
+    (lambda i: slave(lflag(i, EXTPROC), commit=12, ntty_flags=1 << 3 | 1), "slave.ntty_flags: lnext without"),
     # without ICANON: no line ends, canon_head at or before read_tail, no canonical flags
     (lambda i: slave(lflag(i, off=ICANON), ntty_flags=0, commit=12, canon=1), "slave.canon: 1 is ahead of read_tail"),
     (lambda i: slave(lflag(i, off=ICANON), ntty_flags=0, commit=12, canon=0), "slave.line_ends: line ends without"),
     (lambda i: slave(lflag(i, off=ICANON), ntty_flags=1, commit=12, canon=0, line_ends=frozenset()),
-     "slave.ntty_flags: lnext without ICANON"),
+     "slave.ntty_flags: lnext without canonical input processing"),
+    (lambda i: slave(lflag(i, off=ICANON), ntty_flags=0, commit=11, canon=0, line_ends=frozenset()),
+     "slave.commit: 11, not read_head (12): every receive publishes it"),
     # echo: commit and mark inside the pending bytes and on op boundaries, no op cut off
     (lambda i: slave(i, echo_mark=-1), "slave.echo_mark: -1 outside the 4 pending echo bytes"),
     (lambda i: slave(i, echo_commit=5), "slave.echo_commit: 5 outside"),
@@ -74,9 +78,23 @@ CASES = [
     (lambda i: slave(i, echo_tail=2**62 - 3), "slave.echo_tail: 4611686018427387901 + 4 echo bytes passes"),
     # flip buffers: no flags on a pty, lookahead_count equal to the looked-at prefix
     (lambda i: slave(i, flip_flags=b"\0\0\0"), "slave.flip_flags: a pty's flip buffers carry no flags"),
-    (lambda i: slave(i, lookahead_count=2), "slave.lookahead_count: 2, but 1 pending flip bytes were looked at"),
-    (lambda i: slave(i, lookahead_count=1 << 20), "slave.lookahead_count: 1048576"),
+    # a master keeps pty.c's raw termios: nothing echoed, no column, no locked termios
+    (lambda i: master(i, column=3), "master: echo or column state on a master"),
+    (lambda i: master(i, echo=b"x"), "master: echo or column state on a master"),
+    (lambda i: master(i, termios_locked=Termios(lflag=2, cc=bytes(19))), "master.termios_locked: a master's stay"),
 ]
+
+
+def master(image, **changes):
+    p = image.pairs[0]
+    image.pairs[0] = dataclasses.replace(p, master=dataclasses.replace(p.master, **changes))
+    return image
+
+
+def test_lookahead_count_is_any_value():
+    # n_tty lets it drift from the flip buffers (pty_flush_buffer, TIOCSTI); restore installs flip_lookahead
+    for value in (0, 2, 1 << 20, (1 << 64) - 1):
+        assert problems(slave(restorable_sample(), lookahead_count=value)) == []
 
 
 @pytest.mark.parametrize("mutate, message", CASES, ids=[m for _, m in CASES])

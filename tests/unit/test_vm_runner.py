@@ -50,6 +50,10 @@ def test_guest_exit_status_comes_back(kernel):
     # (and the guest runs with 4-level paging: no5lvl, see PAGING_CMDLINE)
     r = vm("--kernel", kernel.release, "--timeout", "300", "--", "sh", "-c",
            "test -c /dev/ckpt_tty && ! grep -qw la57 /proc/cpuinfo && echo to-stderr >&2 && "
+           # lockups and hung tasks end the run, after short thresholds
+           "test $(cat /proc/sys/kernel/watchdog_thresh) = 8 && test $(cat /proc/sys/kernel/softlockup_panic) = 1 && "
+           "test $(cat /proc/sys/kernel/hung_task_timeout_secs) = 45 && "
+           "test $(cat /proc/sys/kernel/hung_task_panic) = 1 && "
            # a program's message in the kernel log is not a kernel report
            "echo '<4>WARNING: written to /dev/kmsg by a program' > /dev/kmsg && exit 7")
     assert r.returncode == 7, r.stdout + r.stderr

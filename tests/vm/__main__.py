@@ -39,8 +39,13 @@ ROOT = kernels.ROOT
 # took 266 s with --force-9p and 276 s with the fallback.
 FS_OPTS = ["--force-9p"]
 
-# Kernel command line: any crash ends the VM at once.
-CRASH_CMDLINE = "panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1"
+# Kernel command line: any crash ends the VM at once, and so does a CPU stuck
+# in the kernel for 16 s (soft lockup: twice watchdog_thresh; default 20 s) or
+# a task blocked for 45 s (hung task; Debian's default is 120 s).  A state
+# that makes a loop of the tty layer run long fails the run instead of
+# slowing it.
+CRASH_CMDLINE = ("panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 watchdog_thresh=8 "
+                 "sysctl.kernel.hung_task_timeout_secs=45")
 
 # QEMU's TCG CPU offers 5-level paging.  On 6.1 and 6.12 pgtable_l5_enabled()
 # reads the boot CPU's LA57 bit, which identify_cpu() clears for a moment

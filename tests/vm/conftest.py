@@ -66,6 +66,15 @@ def module_loaded(ko_path):
 
 
 @pytest.fixture
+def dev(module_loaded):
+    """/dev/ckpt_tty as pyctl.lowlevel.Device: the ioctls on the kernel's own structures."""
+    from pyctl.lowlevel import Device
+
+    with Device() as d:
+        yield d
+
+
+@pytest.fixture
 def pairs(module_loaded):
     """Pty pairs for the test (tests/vm/ttyutil.py Pairs), closed when it ends."""
     from .ttyutil import Pairs

@@ -163,16 +163,12 @@ def test_cli_onto_path_and_fd(pairs, tmp_path):
     ("CKPT_TTY_IOC_RESTORE", 1 << 2),  # unknown
     ("CKPT_TTY_IOC_CHECKPOINT", _uapi.CKPT_TTY_RESTORE_ONTO),  # checkpoint takes no flags
 ])
-def test_kernel_refuses_bad_flags(pairs, request_name, flags):
+def test_kernel_refuses_bad_flags(pairs, dev, request_name, flags):
     image, _ = source_image(pairs)
     m, s = pairs.new()
     buf = ckpt.image_to_kernel(image.pairs[0], 4096) if "RESTORE" in request_name else \
         bytearray(abi.sizeof("ckpt_tty_pair"))
-    dev = os.open("/dev/ckpt_tty", os.O_RDWR)
-    try:
-        with pytest.raises(OSError) as e:
-            ckpt._pair_ioctl(dev, getattr(_uapi, request_name), m, buf, "raw", flags)
-    finally:
-        os.close(dev)
+    with pytest.raises(OSError) as e:
+        dev.pair_ioctl(getattr(_uapi, request_name), m, buf, "raw", flags)
     assert e.value.errno == errno.EINVAL
     assert get_int(s, TIOCINQ) == 0 and winsize(s) == (0, 0, 0, 0)
