@@ -457,7 +457,7 @@ long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
 		goto out_free;
 
 	ret = -EINTR;
-	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* pty_resize() sets both ends under it */
+	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
 		goto out_put;
 	ckpt_tty_save_winsize(&pair->master, &p.master->winsize);
 	ckpt_tty_save_winsize(&pair->slave, &p.slave->winsize);

@@ -17,7 +17,9 @@
 # Into it go only what the README asks for before its first command
 # (PREREQUISITES, installed with apt), and what a user behind a
 # TLS-inspecting proxy has already configured: the host's CA certificates,
-# apt sources and Acquire settings, pip configuration and DNS.  The pristine
+# apt sources and Acquire settings, pip configuration and DNS.  Local package
+# folders a pip configuration may name are not carried in: pip says it
+# ignores them and goes to the index, as on a new machine.  The pristine
 # root is cached as a tarball under $CKPT_TTY_CACHE/fresh-machine.
 # Needs root, debootstrap (installed if missing) and about 15 GB of disk.
 
@@ -113,17 +115,6 @@ mnt "$target/dev" --rbind /dev
 mount --make-rslave "$target/dev"
 mnt "$target/tmp" -t tmpfs tmpfs
 mnt "$target/run" -t tmpfs tmpfs
-# Local package mirrors the pip configuration names (file:// indexes, find-links folders).
-if [ -d "$target/etc/xdg/pip" ] || [ -e "$target/etc/pip.conf" ] || [ -d "$target/root/.config/pip" ]; then
-	for dir in $(cat "$target"/etc/pip.conf "$target"/etc/xdg/pip/*.conf "$target"/root/.config/pip/*.conf 2>/dev/null |
-		grep -oE '(file://)?/[^ ]+' | sed 's|^file://||' | sort -u); do
-		[ -d "$dir" ] || continue
-		say "pip configuration names $dir: mounted read-only"
-		mnt "$target$dir" --bind "$dir"
-		mount -o remount,bind,ro "$target$dir"
-	done
-fi
-
 in_root() {  # a login shell's environment: nothing of ours leaks in
 	chroot "$target" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
