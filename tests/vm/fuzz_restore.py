@@ -174,7 +174,9 @@ def mutate_flip(rng, pair, end):
     if choice == 0:
         n = rng.choice((0, 1, 255, 256, 4096, _uapi.CKPT_TTY_FLIP_MAX, _uapi.CKPT_TTY_FLIP_MAX + 1))
         e["flip_count"] = n
-        e["flip_data"] = bytes(rng.choice(CONTROL_BYTES) for _ in range(min(n, 64))).ljust(min(n, 65536), b"z")
+        data = bytearray(b"z" * min(n, _uapi.CKPT_TTY_FLIP_MAX)).ljust(_uapi.CKPT_TTY_FLIP_MAX, b"\0")
+        data[:min(n, 64)] = bytes(rng.choice(CONTROL_BYTES) for _ in range(min(n, 64)))
+        e["flip_data"] = bytes(data)
     elif choice == 1:
         e["flip_lookahead"] = rng.choice((0, 1, e["flip_count"], e["flip_count"] + 1))
         e["lookahead_count"] = e["flip_lookahead"] if rng.random() < 0.7 else rng.getrandbits(20)
