@@ -10,7 +10,7 @@ refused image is refused with the field named, before any pty is opened.
 from __future__ import annotations
 
 from . import _uapi
-from .image import End, Pair
+from .image import End, Pair, Termios
 from . import termbits
 
 __all__ = ["pair_problems"]
@@ -105,8 +105,7 @@ def master_problems(e: End, where: str) -> list[str]:
     out = []
     if e.echo or e.echo_tail or e.echo_commit or e.echo_mark or e.column or e.canon_column:
         out.append(f"{where}: echo or column state on a master, which never echoes")
-    if e.termios_locked.iflag or e.termios_locked.oflag or e.termios_locked.cflag or e.termios_locked.lflag or \
-            e.termios_locked.ispeed or e.termios_locked.ospeed or e.termios_locked.line or any(e.termios_locked.cc):
+    if e.termios_locked != Termios(cc=bytes(len(e.termios_locked.cc))):
         out.append(f"{where}.termios_locked: a master's stay zero (TIOCSLCKTRMIOS locks the slave's)")
     return out
 

@@ -23,14 +23,6 @@ from .conftest import run_python
 from .ttyutil import observable, reads, settle
 
 
-def kernel_checkpoint(dev, fd):
-    return dev.checkpoint(fd)
-
-
-def kernel_restore(dev, fd, pair):
-    dev.restore(fd, pair)
-
-
 @pytest.fixture
 def busy_state(pairs, dev):
     """A pair with unread lines, a partial line and output: its raw kernel state."""
@@ -38,7 +30,7 @@ def busy_state(pairs, dev):
     os.write(m, b"line one\nline two\npartial")
     os.write(s, b"program output")
     settle()
-    return kernel_checkpoint(dev, m)
+    return dev.checkpoint(m)
 
 
 def mutation(end, **fields):
@@ -140,10 +132,10 @@ def test_kernel_refuses_bad_state_and_changes_nothing(pairs, dev, busy_state, mu
     target = pairs.new()
     fresh = observable(*target)
     with pytest.raises(OSError) as e:
-        kernel_restore(dev, target[0], bad)
+        dev.restore(target[0], bad)
     assert e.value.errno == errno.EINVAL
     assert observable(*target) == fresh
-    kernel_restore(dev, target[0], busy_state)  # still fresh: a good restore is accepted
+    dev.restore(target[0], busy_state)  # still fresh: a good restore is accepted
     assert reads(target[1]) == [b"line one\n", b"line two\n"]
 
 
@@ -153,7 +145,7 @@ def test_restore_into_a_used_pair_is_refused(pairs, dev, busy_state):
     settle()
     before = observable(*target)
     with pytest.raises(OSError) as e:
-        kernel_restore(dev, target[0], busy_state)
+        dev.restore(target[0], busy_state)
     assert e.value.errno == errno.EBUSY
     assert observable(*target) == before and reads(target[1]) == []
 
@@ -241,7 +233,7 @@ def test_restore_refuses_a_non_pty_target(module_loaded, dev, busy_state):
     r, w = os.pipe()
     try:
         with pytest.raises(OSError) as e:
-            kernel_restore(dev, r, busy_state)
+            dev.restore(r, busy_state)
         assert e.value.errno == errno.ENOTTY
     finally:
         os.close(r)
@@ -285,11 +277,11 @@ def test_a_stale_lookahead_count_does_not_swallow_flow_control(pairs, dev):
     attrs = termios.tcgetattr(s)
     attrs[0] |= termios.IXON
     termios.tcsetattr(s, termios.TCSANOW, attrs)
-    state = kernel_checkpoint(dev, m)
+    state = dev.checkpoint(m)
     state["slave"]["lookahead_count"] = 1 << 20
     target_m, target_s = pairs.new()
-    kernel_restore(dev, target_m, state)
-    assert kernel_checkpoint(dev, target_m)["slave"]["lookahead_count"] == 0
+    dev.restore(target_m, state)
+    assert dev.checkpoint(target_m)["slave"]["lookahead_count"] == 0
     os.write(target_m, b"\x13")  # ^S: the slave's output stops
     settle()
     os.set_blocking(target_s, False)
