@@ -13,7 +13,7 @@ import errno
 import os
 import time
 
-from . import _uapi, abi, compat
+from . import _uapi, abi, compat, reachable
 from .errors import ImageError, PyctlError
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
@@ -177,7 +177,7 @@ def _restorable_pair(image: Image, pair: int) -> Pair:
     problems = compat.pair_problems(image, pair)
     if problems:
         raise ImageError(problems[0])
-    return image.pairs[pair]
+    return reachable.settle(image.pairs[pair])
 
 
 def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int | str = "original",
@@ -238,7 +238,8 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     become the image's.  Refused (EBUSY) while the target holds data of its
     own, unless ``force`` discards it.
     """
-    if _restorable_pair(image, pair).master.has("other_closed"):
+    p = _restorable_pair(image, pair)
+    if p.master.has("other_closed"):
         raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
                          "a terminal in use cannot be made so")
     with Device(device) as dev:
@@ -246,6 +247,6 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
         if "restore_onto" not in info.feature_names:
             raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
         check_compatible(image, info)
-        buf = image_to_kernel(image.pairs[pair], info.n_tty_buf_size)
+        buf = image_to_kernel(p, info.n_tty_buf_size)
         flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
         dev.restore(fd, buf, flags, f"restore onto fd {fd}", ONTO_ERRORS)

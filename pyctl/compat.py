@@ -76,8 +76,8 @@ def target_from_btf(path: str) -> Target:
 
 
 def pair_problems(image: Image, index: int) -> list[str]:
-    """Why pair ``index`` cannot be restored by this version, if it cannot."""
-    p = image.pairs[index]
+    """Why pair ``index`` cannot be restored by this version, if it cannot (once settled)."""
+    p = reachable.settle(image.pairs[index])
     out = []
     for role, end, flag in (("master", p.master, "hupped"), ("slave", p.slave, "hupped"),
                             ("slave", p.slave, "other_closed")):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import pyctl
-from pyctl import _uapi, reachable
+from pyctl import _uapi, compat, reachable
 from pyctl.image import Termios
 from tests.unit.test_tooling import restorable_sample
 
@@ -70,7 +70,9 @@ CASES = [
     (lambda i: slave(lflag(i, off=ICANON), ntty_flags=0, commit=11, canon=0, line_ends=frozenset()),
      "slave.commit: 11, not read_head (12): every receive publishes it"),
     # echo: commit and mark inside the pending bytes and on op boundaries, no op cut off
-    (lambda i: slave(i, echo_mark=-1), "slave.echo_mark: -1 outside the 4 pending echo bytes"),
+    (lambda i: slave(i, echo_mark=-1), "slave.echo_mark: -1, not echo_head (4)"),
+    (lambda i: slave(i, echo_mark=2), "slave.echo_mark: 2, not echo_head (4)"),
+    (lambda i: slave(i, echo_mark=0), "slave.echo_mark: 0, not echo_head (4)"),
     (lambda i: slave(i, echo_commit=5), "slave.echo_commit: 5 outside"),
     (lambda i: slave(i, echo_commit=1), "slave.echo_commit: 1 is inside an echo op"),
     (lambda i: slave(i, echo=b"ab\xff", echo_commit=0, echo_mark=0), "slave.echo: the last echo op is cut off"),
@@ -89,6 +91,22 @@ def master(image, **changes):
     p = image.pairs[0]
     image.pairs[0] = dataclasses.replace(p, master=dataclasses.replace(p.master, **changes))
     return image
+
+
+def test_settle_mends_only_n_ttys_one_echo_mark_lag():
+    # LNEXT ending an ECHOPRT erase without ECHOCTL: '/' echoed, commit_echoes() skipped
+    lagging = slave(restorable_sample(), echo_mark=3)
+    assert problems(lagging) == ["pair[0].slave.echo_mark: 3, not echo_head (4): commit_echoes() sets it there "
+                                 "after every echo"]
+    settled = reachable.settle(lagging.pairs[0])
+    assert settled.slave.echo_mark == 4 and settled.master == lagging.pairs[0].master
+    assert reachable.pair_problems(settled, "pair") == []
+    assert compat.pair_problems(lagging, 0) == []  # what restore and `pyctl check` judge
+    good = restorable_sample().pairs[0]
+    assert reachable.settle(good) is good
+    for mark in (2, 0, -1, 5):  # any other lag is not n_tty's and stays refused
+        p = slave(restorable_sample(), echo_mark=mark).pairs[0]
+        assert reachable.settle(p) is p
 
 
 def test_lookahead_count_is_any_value():

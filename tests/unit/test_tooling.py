@@ -150,7 +150,7 @@ def restorable_sample() -> img.Image:
 def test_validate_against_targets():
     target = compat.Target("a test kernel", "6.12.0", sample().constants, ["get_info", "checkpoint", "restore"])
     assert compat.check(restorable_sample(), target) == []
-    assert "pair[0].slave.echo_mark: -3 outside the 4 pending echo bytes" in compat.check(sample(), target)
+    assert any(p.startswith("pair[0].slave.echo_mark: -3, not echo_head (4)") for p in compat.check(sample(), target))
     small = dataclasses.replace(target, constants=dataclasses.replace(target.constants, n_tty_buf_size=2048),
                                 features=["get_info"])
     assert compat.check(restorable_sample(), small) == [
