@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What each kernel runs (tox.ini): a new VM test file gets a place on purpose."""
+
+import configparser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# VM test files the debug kernels leave to the matrix (tox.ini says why).
+MATRIX_ONLY = {"test_cli.py", "test_criu.py", "test_job_control.py", "test_restore_where.py", "test_twin.py",
+               "test_zz_image_round_trip.py"}
+
+
+def _tox() -> configparser.ConfigParser:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "tox.ini")
+    return config
+
+
+def test_every_vm_test_file_runs_on_the_debug_kernels_or_is_left_to_the_matrix_on_purpose():
+    debug = {Path(p).name for p in _tox()["testenv:debug"]["module_tests"].split()}
+    files = {p.name for p in (ROOT / "tests" / "vm").glob("test_*.py")}
+    assert debug <= files, f"tox.ini names files that do not exist: {sorted(debug - files)}"
+    assert MATRIX_ONLY <= files
+    assert not debug & MATRIX_ONLY
+    assert files == debug | MATRIX_ONLY, (
+        f"new VM test files {sorted(files - debug - MATRIX_ONLY)}: add them to module_tests in tox.ini "
+        "(they call module code) or to MATRIX_ONLY here (the matrix alone runs them), and say why in tox.ini")
+
+
+def test_each_debug_kernel_runs_the_same_list_and_the_matrix_runs_everything():
+    tox = _tox()
+    debug = [line for line in tox["testenv:debug"]["commands"].splitlines() if line.strip()]
+    assert [c.split("--kernel ")[1].split()[0] for c in debug] == ["6.1-debug", "6.12-debug"]
+    assert all(c.endswith("{[testenv:debug]module_tests} {posargs}") for c in debug)
+    matrix = [line for line in tox["testenv:matrix"]["commands"].splitlines() if line.strip()]
+    assert [c.split("--kernel ")[1].split()[0] for c in matrix] == ["6.1", "6.12", "6.12-rt"]
+    assert all(c.endswith("pytest tests/vm {posargs}") for c in matrix)
