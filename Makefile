@@ -7,6 +7,7 @@
 #   make demo             boot a test VM and show the module at work
 #   make check            run the whole test suite (host and VM tests)
 #   make golden           regenerate images/golden/ on each kernel of the matrix
+#   make bench-speed      checkpoint/restore speed against anchors, in the VM on each kernel
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
@@ -26,4 +27,7 @@ check:
 golden:
 	./scripts/golden.sh
 
-.PHONY: all modules modules_install install clean demo check golden
+bench-speed:
+	./scripts/bench-speed.sh
+
+.PHONY: all modules modules_install install clean demo check golden bench-speed

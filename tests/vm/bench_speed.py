@@ -1,0 +1,369 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Speed of checkpoint and restore, as ratios to anchors measured in the same run.
+
+    python -m tests.vm.bench_speed [--pairs 1,64,1024,4096] [--rounds R] [--svg FILE]
+
+Inside the test VM with the module loaded (`python -m tests.vm --kernel 6.1
+--rwdir build -- python -m tests.vm.bench_speed --svg build/speed.svg`: the
+guest sees the rest of the checkout read-only).  Prints figures and whether each goal
+of issue 13 is met; asserts nothing.  Absolute times under TCG are many
+times a real machine's, so only the ratios mean anything: every figure and
+its anchor are measured in this run, interleaved round by round, and each
+figure is the median of its rounds.
+
+The pair measured holds 4000 unread bytes on the slave (raw mode).  Anchors:
+
+- floor: tcgetattr + TIOCGWINSZ + FIONREAD on the slave, from Python: what
+  any tool pays to ask a terminal for its state;
+- read-and-refill: reading the 4000 bytes off the slave and writing them
+  back through the master, CRIU's way of keeping queued data;
+- openpty: os.openpty() and closing both fds, the least a restore can do;
+- criu dump --leave-running of one process that holds a pty (when criu is
+  installed);
+- flood: bytes per second a writer pushes through a raw pty to a reader,
+  alone and while the pair is checkpointed 100 times a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+
+import pyctl
+from pyctl import _uapi
+from pyctl.lowlevel import PAIR_SIZE, Device
+from pyctl.pty import open_pty
+
+FIONREAD = 0x541B
+TIOCGWINSZ = 0x5413
+HELD = 4000  # unread bytes on the measured pair's slave
+
+
+def raw(fd: int) -> None:
+    a = termios.tcgetattr(fd)
+    a[0] = a[1] = 0
+    a[3] = 0
+    a[6][termios.VMIN], a[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
+def wait_inq(fd: int, want: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while _inq(fd) < want:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fd {fd}: {_inq(fd)} bytes queued, expected {want}")
+        time.sleep(0.001)
+
+
+def _inq(fd: int) -> int:
+    return int.from_bytes(fcntl.ioctl(fd, FIONREAD, b"\0" * 4), sys.byteorder)
+
+
+def held_pair(data: bytes = b"x" * HELD) -> tuple[int, int]:
+    m, s = open_pty()
+    raw(s)
+    os.write(m, data)
+    wait_inq(s, len(data))
+    return m, s
+
+
+def timed(fn, calls: int) -> float:
+    """Microseconds per call of fn over ``calls`` calls."""
+    start = time.perf_counter_ns()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter_ns() - start) / calls / 1000
+
+
+# ---- the single-pair figures ----
+
+def single_pair(rounds: int, calls: int) -> dict[str, float]:
+    m, s = held_pair()
+    data = b"x" * HELD
+    dev = Device()
+    buf = bytearray(PAIR_SIZE)
+    image = pyctl.checkpoint(s)
+    winsz = b"\0" * 8
+    four = b"\0" * 4
+
+    def floor():
+        termios.tcgetattr(s)
+        fcntl.ioctl(s, TIOCGWINSZ, winsz)
+        fcntl.ioctl(s, FIONREAD, four)
+
+    refill_us = []
+
+    def read_refill():
+        # timed: the reads and the write back; untimed: waiting for the worker to queue it again
+        t = time.perf_counter_ns()
+        got = 0
+        while got < HELD:
+            got += len(os.read(s, HELD))
+        os.write(m, data)
+        refill_us.append((time.perf_counter_ns() - t) / 1000)
+        wait_inq(s, HELD)
+
+    def openpty_close():
+        a, b = os.openpty()
+        os.close(a)
+        os.close(b)
+
+    def restore_close():
+        a, b = pyctl.restore(image, index="any")
+        os.close(a)
+        os.close(b)
+
+    measures = {
+        "floor": floor,
+        "pyctl.checkpoint": lambda: pyctl.checkpoint(s),
+        "CHECKPOINT ioctl alone": lambda: dev.pair_ioctl(_uapi.CKPT_TTY_IOC_CHECKPOINT, s, buf, "checkpoint"),
+        "openpty + close": openpty_close,
+        "pyctl.restore + close": restore_close,
+    }
+    per_round: dict[str, list[float]] = {name: [] for name in [*measures, "read-and-refill"]}
+    for _ in range(rounds):
+        for name, fn in measures.items():
+            per_round[name].append(timed(fn, calls))
+        refill_us.clear()
+        for _ in range(max(1, calls // 10)):
+            read_refill()
+        per_round["read-and-refill"].append(statistics.mean(refill_us))
+    dev.close()
+    os.close(m)
+    os.close(s)
+    return {name: statistics.median(v) for name, v in per_round.items()}
+
+
+# ---- many pairs ----
+
+def many_pairs(counts: list[int]) -> dict[int, tuple[float, float]]:
+    """(checkpoint, restore) microseconds per pair with N pairs open, for each N."""
+    need = 2 * max(counts) + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2 * need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(2 * need, soft), max(2 * need, hard)))
+    try:
+        with open("/proc/sys/kernel/pty/max") as f:
+            if int(f.read()) < need:
+                with open("/proc/sys/kernel/pty/max", "w") as w:
+                    w.write(str(need))
+    except OSError as e:
+        print(f"bench: cannot raise kernel.pty.max ({e}); large counts may fail", file=sys.stderr)
+    out = {}
+    for n in counts:
+        pairs = [held_pair(b"y" * 100) for _ in range(n)]
+        start = time.perf_counter_ns()
+        images = [pyctl.checkpoint(s) for _, s in pairs]
+        ckpt = (time.perf_counter_ns() - start) / n / 1000
+        start = time.perf_counter_ns()
+        restored = [pyctl.restore(image, index="any") for image in images]
+        rest = (time.perf_counter_ns() - start) / n / 1000
+        for fd in (fd for pair in pairs + restored for fd in pair):
+            os.close(fd)
+        out[n] = (ckpt, rest)
+        print(f"bench: {n} pairs: checkpoint {ckpt:.0f} us/pair, restore {rest:.0f} us/pair", flush=True)
+    return out
+
+
+# ---- criu ----
+
+def criu_dump(rounds: int) -> float | None:
+    """Microseconds of `criu dump --leave-running` of one process holding a pty, or None without criu."""
+    if not shutil.which("criu"):
+        return None
+    m, s = open_pty()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            fcntl.ioctl(s, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(s, fd)
+            os.execvp("sleep", ["sleep", "1000"])
+        finally:
+            os._exit(127)
+    st = os.fstat(s)
+    ext = f"tty[{st.st_rdev:x}:{st.st_dev:x}]"
+    times = []
+    try:
+        for _ in range(rounds):
+            with tempfile.TemporaryDirectory() as d:
+                start = time.perf_counter_ns()
+                r = subprocess.run(["criu", "dump", "--leave-running", "-t", str(pid), "--external", ext,
+                                    "-D", d, "-o", "dump.log"], capture_output=True, text=True)
+                times.append((time.perf_counter_ns() - start) / 1000)
+                if r.returncode:
+                    log = open(os.path.join(d, "dump.log")).read()[-1500:]
+                    print(f"bench: criu dump failed: {r.stderr}{log}", file=sys.stderr)
+                    return None
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(m)
+        os.close(s)
+    return statistics.median(times)
+
+
+# ---- flood ----
+
+def flood(seconds: float, checkpoints_per_second: float) -> float:
+    """Bytes per second through a raw pty (master -> slave reader), with checkpoints of it meanwhile."""
+    m, s = open_pty()
+    raw(s)
+    stop = threading.Event()
+    moved = [0]
+
+    def reader():
+        while not stop.is_set():
+            moved[0] += len(os.read(s, 65536))
+
+    def checkpointer():
+        period = 1 / checkpoints_per_second
+        with Device() as dev:
+            buf = bytearray(PAIR_SIZE)
+            next_at = time.monotonic()
+            while not stop.is_set():
+                dev.pair_ioctl(_uapi.CKPT_TTY_IOC_CHECKPOINT, m, buf, "checkpoint")
+                next_at += period
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+    threads = [threading.Thread(target=reader, daemon=True)]
+    if checkpoints_per_second:
+        threads.append(threading.Thread(target=checkpointer, daemon=True))
+    for t in threads:
+        t.start()
+    chunk = b"z" * 4096
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        os.write(m, chunk)
+    elapsed = time.monotonic() - start
+    stop.set()
+    os.write(m, b"end")  # wakes the reader
+    for t in threads:
+        t.join(5)
+    rate = moved[0] / elapsed
+    os.close(m)
+    os.close(s)
+    return rate
+
+
+# ---- report ----
+
+def svg_plot(path: str, many: dict[int, tuple[float, float]], single: dict[str, float]) -> None:
+    """Per-pair cost against the number of pairs (log-log), ours and the anchors."""
+    import math
+
+    w, h, pad = 640, 400, 60
+    xs = sorted(many)
+    ys = [v for n in xs for v in many[n]] + [single["floor"], single["openpty + close"], single["read-and-refill"]]
+    lo, hi = math.log10(min(ys) / 2), math.log10(max(ys) * 2)
+    xlo, xhi = math.log10(min(xs)), math.log10(max(xs)) if max(xs) > min(xs) else math.log10(min(xs)) + 1
+
+    def px(n):
+        return pad + (math.log10(n) - xlo) / (xhi - xlo) * (w - 2 * pad)
+
+    def py(us):
+        return h - pad - (math.log10(us) - lo) / (hi - lo) * (h - 2 * pad)
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+             f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
+             f'<text x="{w / 2}" y="20" text-anchor="middle">per-pair cost (us, log) against pairs open (log)</text>']
+    for n in xs:
+        parts.append(f'<text x="{px(n):.0f}" y="{h - pad + 18}" text-anchor="middle">{n}</text>')
+    for exp in range(math.ceil(lo), math.floor(hi) + 1):
+        y = py(10 ** exp)
+        parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{y:.0f}" y2="{y:.0f}" stroke="#ddd"/>'
+                     f'<text x="{pad - 6}" y="{y + 4:.0f}" text-anchor="end">{10 ** exp:g}</text>')
+    series = [("pyctl.checkpoint", "#c00", [(n, many[n][0]) for n in xs]),
+              ("pyctl.restore", "#00c", [(n, many[n][1]) for n in xs])]
+    anchors = [("floor (tcgetattr+TIOCGWINSZ+FIONREAD)", "#080", single["floor"]),
+               ("read-and-refill (CRIU's way)", "#888", single["read-and-refill"]),
+               ("openpty + close", "#a60", single["openpty + close"])]
+    legend_y = 40
+    for name, color, points in series:
+        d = " ".join(f"{px(n):.1f},{py(v):.1f}" for n, v in points)
+        parts.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts.append(f'<text x="{w - pad}" y="{legend_y}" text-anchor="end" fill="{color}">{name}</text>')
+        legend_y += 16
+    for name, color, v in anchors:
+        parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="{color}" '
+                     f'stroke-dasharray="6,4"/>')
+        parts.append(f'<text x="{w - pad}" y="{legend_y}" text-anchor="end" fill="{color}">{name}</text>')
+        legend_y += 16
+    parts.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(parts) + "\n")
+
+
+def goal(name: str, value: float | None, target: str, met: bool | None) -> str:
+    shown = "n/a" if value is None else f"{value:.3g}"
+    verdict = "not measured" if met is None else ("met" if met else "MISSED")
+    return f"  {name:<58} {shown:>10}   goal {target:<10} {verdict}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", default="1,64,1024,4096", help="pair counts for the per-pair figures")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=50, help="calls per round for the single-pair figures")
+    parser.add_argument("--flood-seconds", type=float, default=3)
+    parser.add_argument("--svg", help="write the per-pair plot here")
+    args = parser.parse_args(argv)
+    counts = sorted({int(n) for n in args.pairs.split(",")})
+
+    print(f"bench: kernel {os.uname().release}, {args.rounds} rounds of {args.calls} calls", flush=True)
+    single = single_pair(args.rounds, args.calls)
+    criu = criu_dump(3)
+    many = many_pairs(counts)
+    alone_busy: list[tuple[float, float]] = []
+    for _ in range(3):  # interleaved: a noisy moment hits both
+        alone_busy.append((flood(args.flood_seconds, 0), flood(args.flood_seconds, 100)))
+    alone = statistics.median(a for a, _ in alone_busy)
+    busy = statistics.median(b for _, b in alone_busy)
+
+    print("\nfigure                                                     us per call")
+    for name, v in single.items():
+        print(f"  {name:<58} {v:10.1f}")
+    print(f"  {'criu dump --leave-running of one process holding a pty':<58} "
+          + ("n/a (no criu)" if criu is None else f"{criu:10.0f}"))
+    print(f"  {'flood throughput alone (MB/s)':<58} {alone / 1e6:10.2f}")
+    print(f"  {'flood throughput, 100 checkpoints/s (MB/s)':<58} {busy / 1e6:10.2f}")
+
+    ck, floor_us = single["pyctl.checkpoint"], single["floor"]
+    first, last = many[counts[0]], many[counts[-1]]
+    print("\nratio (issue 13 goals)")
+    for line in (
+        goal("pyctl.checkpoint / floor", ck / floor_us, "<= 2", ck / floor_us <= 2),
+        goal("pyctl.checkpoint / read-and-refill", ck / single["read-and-refill"], "<= 0.3",
+             ck / single["read-and-refill"] <= 0.3),
+        goal("criu dump / pyctl.checkpoint", None if criu is None else criu / ck, ">= 1000",
+             None if criu is None else criu / ck >= 1000),
+        goal("pyctl.restore / (openpty + close)", single["pyctl.restore + close"] / single["openpty + close"],
+             "<= 3", single["pyctl.restore + close"] / single["openpty + close"] <= 3),
+        goal(f"checkpoint per pair, {counts[-1]} pairs / {counts[0]} pair(s)", last[0] / first[0], "<= 1.5",
+             last[0] / first[0] <= 1.5),
+        goal(f"restore per pair, {counts[-1]} pairs / {counts[0]} pair(s)", last[1] / first[1], "<= 1.5",
+             last[1] / first[1] <= 1.5),
+        goal("batch checkpoint per pair / single call", None, "<= 0.5", None),
+        goal("flood throughput lost at 100 checkpoints/s (%)", 100 * (1 - busy / alone), "< 5",
+             1 - busy / alone < 0.05),
+    ):
+        print(line)
+    if args.svg:
+        svg_plot(args.svg, many, single)
+        print(f"\nbench: plot written to {args.svg}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
