@@ -7,7 +7,8 @@
 # printing the wall time of each.
 #
 #   scripts/fresh-machine.sh                 cold: a new root, nothing cached
-#   scripts/fresh-machine.sh --warm          again in the root of the last run, caches kept
+#   scripts/fresh-machine.sh --warm          again in the root of the last run, caches kept,
+#                                            its clone brought up to date with main
 #   scripts/fresh-machine.sh --demo-only     make demo only
 #   CKPT_TTY_CHECK_ENVS=unit,vm scripts/fresh-machine.sh   less of make check
 #
@@ -41,7 +42,7 @@ for arg; do
 	case $arg in
 	--warm) warm=1 ;;
 	--demo-only) demo_only=1 ;;
-	-h|--help) sed -n '3,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument $arg (see --help)" ;;
 	esac
 done
@@ -106,6 +107,11 @@ if ((!warm)) || [ ! -d "$target/root/ckpt-tty" ]; then
 
 	say "fresh clone of main into /root/ckpt-tty"
 	git clone -q --no-local --branch main "$ROOT" "$target/root/ckpt-tty"
+else
+	# a user's second run: their checkout brought up to date, their caches kept
+	say "updating /root/ckpt-tty to main"
+	git -C "$target/root/ckpt-tty" fetch -q "$ROOT" main
+	git -C "$target/root/ckpt-tty" reset -q --hard FETCH_HEAD
 fi
 
 mnt "$target/proc" -t proc proc
