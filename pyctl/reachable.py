@@ -118,17 +118,17 @@ def settle(p: Pair) -> Pair:
 
     n_tty_receive_char_canon() (6.1, 6.12): an LNEXT with ECHO and without
     ECHOCTL ends an ECHOPRT erase by echoing '/' and returns without
-    commit_echoes(), so echo_mark stays one behind echo_head; flush_echoes()
-    then moves echo_tail past it, and the next process_echoes() walks the
-    whole echo ring.  echo_mark = echo_head is the state commit_echoes()
-    would have left and the only one the module takes (tests/vm/test_echo_mark.py).
+    commit_echoes(), so the slave's echo_mark stays one behind echo_head;
+    flush_echoes() then moves echo_tail past it, and the next
+    process_echoes() walks the whole echo ring.  echo_mark = echo_head is the
+    state commit_echoes() would have left and the only one the module takes
+    (tests/vm/test_echo_mark.py).  A master never echoes: its lag is no
+    n_tty state and stays for the rules to refuse.
     """
-    ends = {}
-    for role in ("master", "slave"):
-        e = getattr(p, role)
-        if e.echo_mark == len(e.echo) - 1:
-            ends[role] = dataclasses.replace(e, echo_mark=len(e.echo))
-    return dataclasses.replace(p, **ends) if ends else p
+    e = p.slave
+    if e.echo_mark != len(e.echo) - 1:
+        return p
+    return dataclasses.replace(p, slave=dataclasses.replace(e, echo_mark=len(e.echo)))
 
 
 def pair_problems(p: Pair, where: str) -> list[str]:

@@ -104,6 +104,8 @@ def test_settle_mends_only_n_ttys_one_echo_mark_lag():
     assert compat.pair_problems(lagging, 0) == []  # what restore and `pyctl check` judge
     good = restorable_sample().pairs[0]
     assert reachable.settle(good) is good
+    master_lag = master(restorable_sample(), echo_mark=-1).pairs[0]  # a master never echoes: not settled
+    assert reachable.settle(master_lag) is master_lag
     for mark in (2, 0, -1, 5):  # any other lag is not n_tty's and stays refused
         p = slave(restorable_sample(), echo_mark=mark).pairs[0]
         assert reachable.settle(p) is p
