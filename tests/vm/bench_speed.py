@@ -44,6 +44,8 @@ from pyctl import _uapi
 from pyctl.lowlevel import PAIR_SIZE, Device
 from pyctl.pty import open_pty
 
+from .ttyutil import spawn_on_tty
+
 FIONREAD = 0x541B
 TIOCGWINSZ = 0x5413
 HELD = 4000  # unread bytes on the measured pair's slave
@@ -182,16 +184,7 @@ def criu_dump(rounds: int) -> float | None:
     if not shutil.which("criu"):
         return None
     m, s = open_pty()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            fcntl.ioctl(s, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(s, fd)
-            os.execvp("sleep", ["sleep", "1000"])
-        finally:
-            os._exit(127)
+    pid = spawn_on_tty(s, ["sleep", "1000"])
     st = os.fstat(s)
     ext = f"tty[{st.st_rdev:x}:{st.st_dev:x}]"
     times = []

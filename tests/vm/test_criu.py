@@ -15,11 +15,9 @@ debug kernels are built without it and tox's debug env deselects the
 `criu` marker.  README.md, "With CRIU", shows the recipe.
 """
 
-import fcntl
 import os
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
@@ -27,7 +25,7 @@ import pytest
 import pyctl
 from pyctl.pty import open_pty
 
-from .ttyutil import TIOCINQ, get_int, settle
+from .ttyutil import TIOCINQ, get_int, settle, spawn_on_tty
 
 pytestmark = pytest.mark.criu
 
@@ -46,17 +44,7 @@ def external_id(fd: int) -> str:
 
 def start_program(slave: int) -> int:
     """The program in its own session with the slave as controlling terminal and stdio."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(slave, fd)
-            os.execvp(sys.executable, [sys.executable, "-c", PROGRAM])
-        finally:
-            os._exit(127)
-    return pid
+    return spawn_on_tty(slave, [sys.executable, "-c", PROGRAM])
 
 
 def shown(master: int, timeout: float = 30, until: bytes = b"") -> bytes:

@@ -72,6 +72,21 @@ def reads(fd: int, size: int = 65536) -> list[bytes]:
     return out
 
 
+def spawn_on_tty(slave: int, argv: list[str]) -> int:
+    """argv in its own session with ``slave`` as controlling terminal and stdio; its pid."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    return pid
+
+
 def observable(master: int, slave: int) -> dict:
     """Everything a user can ask a pair without consuming data."""
     return {
