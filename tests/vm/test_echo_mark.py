@@ -13,8 +13,11 @@ echo_mark != echo_head; pyctl.restore settles that one state to echo_mark =
 echo_head (pyctl.reachable.settle), which is what n_tty meant it to be.
 """
 
+import errno
 import os
 import termios
+
+import pytest
 
 import pyctl
 from pyctl import reachable
@@ -64,12 +67,9 @@ def test_the_kernel_refuses_echo_mark_behind_head(pairs, dev):
     _erase_then_lnext(m, s)
     raw = dev.checkpoint(s)
     target = pairs.new()
-    try:
+    with pytest.raises(OSError) as refused:  # the kernel takes echo_mark == echo_head only
         dev.restore(target[0], raw)
-    except OSError as e:
-        assert e.errno == 22
-    else:
-        raise AssertionError("the kernel took echo_mark != echo_head")
+    assert refused.value.errno == errno.EINVAL
     raw["slave"]["echo_mark"] = raw["slave"]["echo_head"]
     dev.restore(target[0], raw)
     os.write(target[1], b"!")
