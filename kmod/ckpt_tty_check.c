@@ -9,8 +9,10 @@
  * rings).  kmod/INVARIANTS.md gives, for each field, the invariant, the
  * functions that rely on it and the rule here that checks it.
  *
- * Everything here looks at the uapi structure only, before any lock is
- * taken: nothing changes unless the whole pair passes.
+ * Everything here looks at a parsed record only (ckpt_tty_parse_record()
+ * found its parts and checked their sizes), before any lock is taken:
+ * nothing changes unless the whole pair passes.  Ring contents come as the
+ * bytes from the tail on, so positions below are relative to a tail.
  */
 
 #include <linux/string.h>
@@ -30,27 +32,16 @@
  */
 #define RING CKPT_TTY_RING_SIZE
 
-static bool ring_bit(const u8 *bytes, u64 pos)
+/* Is bit i of a little-endian bitmap set? */
+static bool bit(const u8 *bytes, u64 i)
 {
-	pos &= RING - 1;
-	return (bytes[pos / 8] >> (pos % 8)) & 1;
+	return (bytes[i / 8] >> (i % 8)) & 1;
 }
 
 /* Is a within [lo, hi], all as plain (non-wrapping) numbers? */
 static bool between(u64 lo, u64 a, u64 hi)
 {
 	return lo <= a && a <= hi;
-}
-
-/* Ring bytes outside [from, from + len) are zero: checkpoint never saves others. */
-static bool ring_zero_outside(const u8 *ring, u64 from, u64 len)
-{
-	u64 i;
-
-	for (i = len; i < RING; i++)
-		if (ring[(from + i) & (RING - 1)])
-			return false;
-	return true;
 }
 
 /*
@@ -61,20 +52,22 @@ static bool ring_zero_outside(const u8 *ring, u64 from, u64 len)
  * use canon_head whenever ICANON is set).  n_tty_set_termios() resets both
  * when ICANON or EXTPROC change, so the rules follow the saved termios.
  */
-static int check_read_side(const struct ckpt_tty_end *e)
+static int check_read_side(const struct ckpt_tty_end_view *v)
 {
+	const struct ckpt_tty_end *e = v->e;
 	u64 tail = e->read_tail, head = e->read_head, canon = e->canon_head, commit = e->commit_head;
 	bool icanon = e->termios.c_lflag & ICANON, extproc = e->termios.c_lflag & EXTPROC;
-	u64 i, unread = head - tail;
+	u64 i;
 
-	if (head > CKPT_TTY_INDEX_MAX || !between(tail, head, tail + RING))
+	/* parse_end() bounded head - tail by RING; a head past INDEX_MAX would wrap */
+	if (head > CKPT_TTY_INDEX_MAX || head < tail)
 		return -EINVAL;
 	if (icanon && !extproc) {
 		/* canonical: lines end below canon_head; commit_head stopped where ICANON began */
 		if (!between(tail, canon, head) || commit > canon)
 			return -EINVAL;
 		/* canon_head moves only past a line end (or the EOF push of n_tty_set_termios) */
-		if (canon != tail && !ring_bit(e->read_flags, canon - 1))
+		if (canon != tail && !bit(v->line_ends, canon - tail - 1))
 			return -EINVAL;
 	} else {
 		/* __receive_buf() publishes commit_head = read_head after every receive */
@@ -92,15 +85,13 @@ static int check_read_side(const struct ckpt_tty_end *e)
 	/* only ever written (canon_copy_from_read_buf, n_tty_set_termios): a past read_tail */
 	if (e->line_start > tail)
 		return -EINVAL;
-	/* Line ends: none without ICANON, and only on unread bytes (canonical: below canon_head). */
-	for (i = 0; i < RING; i++) {
-		bool allowed = icanon && i < unread && (extproc || i < canon - tail);
+	/* Line ends: none without ICANON; canonical: only below canon_head. */
+	for (i = 0; i < v->input_len; i++) {
+		bool allowed = icanon && (extproc || i < canon - tail);
 
-		if (ring_bit(e->read_flags, tail + i) && !allowed)
+		if (bit(v->line_ends, i) && !allowed)
 			return -EINVAL;
 	}
-	if (!ring_zero_outside(e->read_buf, tail, unread))
-		return -EINVAL;
 	/*
 	 * lnext and erasing are set by canonical input processing only (EXTPROC
 	 * bypasses it), push by a switch into ICANON with unread input; the
@@ -113,12 +104,12 @@ static int check_read_side(const struct ckpt_tty_end *e)
 	return 0;
 }
 
-/* Bytes of the echo op starting at pos: ECHO_OP_START with its op, or one byte. */
-static unsigned int echo_op_size(const u8 *echo_buf, u64 pos)
+/* Bytes of the echo op starting at echo[i]: ECHO_OP_START with its op, or one byte. */
+static unsigned int echo_op_size(const u8 *echo, u32 len, u32 i)
 {
-	if (echo_buf[pos & (RING - 1)] != CKPT_TTY_ECHO_OP_START)
+	if (echo[i] != CKPT_TTY_ECHO_OP_START)
 		return 1;
-	return echo_buf[(pos + 1) & (RING - 1)] == CKPT_TTY_ECHO_OP_ERASE_TAB ? 3 : 2;
+	return i + 1 < len && echo[i + 1] == CKPT_TTY_ECHO_OP_ERASE_TAB ? 3 : 2;
 }
 
 /*
@@ -135,22 +126,22 @@ static unsigned int echo_op_size(const u8 *echo_buf, u64 pos)
  * ECHOPRT erase without ECHOCTL; pyctl.reachable.settle() restores that state
  * with echo_mark = echo_head, see tests/vm/test_echo_mark.py.)
  */
-static int check_echo_side(const struct ckpt_tty_end *e)
+static int check_echo_side(const struct ckpt_tty_end_view *v)
 {
-	u64 tail = e->echo_tail, head = e->echo_head, pos;
+	const struct ckpt_tty_end *e = v->e;
+	u64 tail = e->echo_tail, head = e->echo_head;
 	bool commit_seen = false;
+	u32 i;
 
-	if (head > CKPT_TTY_INDEX_MAX || !between(tail, head, tail + RING) ||
-	    !between(tail, e->echo_commit, head) || e->echo_mark != head)
+	if (head > CKPT_TTY_INDEX_MAX || head < tail || !between(tail, e->echo_commit, head) ||
+	    e->echo_mark != head)
 		return -EINVAL;
-	for (pos = tail; pos < head; pos += echo_op_size(e->echo_buf, pos))
-		commit_seen |= pos == e->echo_commit;
-	if (pos != head)	/* an op cut off by echo_head */
+	for (i = 0; i < v->echo_len; i += echo_op_size(v->echo, v->echo_len, i))
+		commit_seen |= tail + i == e->echo_commit;
+	if (i != v->echo_len)	/* an op cut off by echo_head */
 		return -EINVAL;
 	commit_seen |= head == e->echo_commit;
 	if (!commit_seen)	/* inside an op */
-		return -EINVAL;
-	if (!ring_zero_outside(e->echo_buf, tail, head - tail))
 		return -EINVAL;
 	return 0;
 }
@@ -163,9 +154,6 @@ static int check_echo_side(const struct ckpt_tty_end *e)
 static int check_flip(const struct ckpt_tty_end *e)
 {
 	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged)
-		return -EINVAL;
-	if (memchr_inv(e->flip_data + e->flip_count, 0, CKPT_TTY_FLIP_MAX - e->flip_count) ||
-	    memchr_inv(e->flip_flags, 0, CKPT_TTY_FLIP_MAX))
 		return -EINVAL;
 	return 0;
 }
@@ -185,8 +173,9 @@ static int check_master_only(const struct ckpt_tty_end *e)
 	return 0;
 }
 
-static int check_end(const struct ckpt_tty_end *e, bool master)
+static int check_end(const struct ckpt_tty_end_view *v, bool master)
 {
+	const struct ckpt_tty_end *e = v->e;
 	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
 	int ret;
 
@@ -204,18 +193,18 @@ static int check_end(const struct ckpt_tty_end *e, bool master)
 		return -EINVAL;
 	if (memchr_inv(e->termios.pad, 0, sizeof(e->termios.pad)) ||
 	    memchr_inv(e->termios_locked.pad, 0, sizeof(e->termios_locked.pad)) ||
-	    e->reserved0 || e->reserved1 || memchr_inv(e->reserved, 0, sizeof(e->reserved)))
+	    memchr_inv(e->reserved, 0, sizeof(e->reserved)))
 		return -EINVAL;
 	if (e->pktstatus & ~CKPT_TTY_PKTSTATUS_MASK)
 		return -EINVAL;
 	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
 			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
 		return -EINVAL;
-	ret = check_read_side(e);
+	ret = check_read_side(v);
 	if (!ret && master)
 		ret = check_master_only(e);
 	if (!ret)
-		ret = check_echo_side(e);
+		ret = check_echo_side(v);
 	if (!ret)
 		ret = check_flip(e);
 	return ret;
@@ -231,15 +220,15 @@ static int check_end(const struct ckpt_tty_end *e, bool master)
  *   mode; the master's own stays 0 (its peer, the slave, cannot be in
  *   packet mode).
  */
-int ckpt_tty_check_pair(const struct ckpt_tty_pair *pair)
+int ckpt_tty_check_pair(const struct ckpt_tty_pair_view *v)
 {
-	const struct ckpt_tty_end *m = &pair->master, *s = &pair->slave;
+	const struct ckpt_tty_end *m = v->master.e, *s = v->slave.e;
 	u32 cflag = s->termios.c_cflag;
 	int ret;
 
-	ret = check_end(m, true);
+	ret = check_end(&v->master, true);
 	if (!ret)
-		ret = check_end(s, false);
+		ret = check_end(&v->slave, false);
 	if (ret)
 		return ret;
 	if ((cflag & CSIZE) != CS8 || !(cflag & CREAD) || (cflag & PARENB))

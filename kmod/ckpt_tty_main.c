@@ -40,7 +40,7 @@ static const struct ckpt_tty_info ckpt_tty_build_info
 	.byte_order = CKPT_TTY_BIG_ENDIAN,
 #endif
 	.features = CKPT_TTY_FEATURE_GET_INFO | CKPT_TTY_FEATURE_CHECKPOINT | CKPT_TTY_FEATURE_RESTORE |
-		    CKPT_TTY_FEATURE_RESTORE_ONTO,
+		    CKPT_TTY_FEATURE_RESTORE_ONTO | CKPT_TTY_FEATURE_RECORDS,
 	.n_tty_buf_size = N_TTY_BUF_SIZE,
 	.nccs = NCCS,
 	.ncc = NCC,
@@ -78,9 +78,9 @@ static long ckpt_tty_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	case CKPT_TTY_IOC_GET_INFO:
 		return ckpt_tty_get_info(uarg);
 	case CKPT_TTY_IOC_CHECKPOINT:
-		return ckpt_tty_checkpoint(uarg);
+		return ckpt_tty_ioc_checkpoint(uarg);
 	case CKPT_TTY_IOC_RESTORE:
-		return ckpt_tty_restore(uarg);
+		return ckpt_tty_ioc_restore(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -282,20 +282,6 @@ static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 	tty_unlock(p->master);
 }
 
-/* The ioctl argument: known flags only, reserved zero, and our size of the pair. */
-static long ckpt_tty_copy_arg(struct ckpt_tty_pair_arg *arg, struct ckpt_tty_pair_arg __user *uarg,
-			      u32 allowed_flags)
-{
-	if (copy_from_user(arg, uarg, sizeof(*arg)))
-		return -EFAULT;
-	if ((arg->flags & ~allowed_flags) || memchr_inv(arg->reserved, 0, sizeof(arg->reserved)) ||
-	    arg->pair_size != sizeof(struct ckpt_tty_pair))
-		return -EINVAL;
-	if ((arg->flags & CKPT_TTY_RESTORE_FORCE) && !(arg->flags & CKPT_TTY_RESTORE_ONTO))
-		return -EINVAL;
-	return 0;
-}
-
 /* ---- checkpoint ---- */
 
 static void ckpt_tty_save_termios(struct ckpt_tty_termios *out, const struct ktermios *kt)
@@ -318,31 +304,38 @@ static void ckpt_tty_save_winsize(struct ckpt_tty_end *e, const struct winsize *
 	e->ws_ypixel = ws->ws_ypixel;
 }
 
-/* Pending flip-buffer bytes; caller holds buf.lock (no consumer runs). */
-static int ckpt_tty_save_flip(struct tty_port *port, struct ckpt_tty_end *e)
+/* What one end's data will hold; all locks of ckpt_tty_lock_pair() held. */
+struct ckpt_tty_end_size {
+	u64 input_len, echo_len;
+	u32 flip_count;
+	bool flip_flagged;
+};
+
+/*
+ * Walk the pending flip-buffer bytes: count them (out == NULL) or copy up
+ * to e->flip_count of them into out.  Caller holds buf.lock (no consumer
+ * runs); producers (pty_write) append under port->lock, which we take.
+ */
+static void ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *size, struct ckpt_tty_end *e,
+			       u8 *data, u8 *flags)
 {
 	struct tty_buffer *b;
 	unsigned long irqflags;
-	u32 n = 0, lookahead = 0;
-	bool prefix = true;
-	int ret = 0;
+	u32 n = 0, lookahead = 0, limit = e ? e->flip_count : U32_MAX;
+	bool prefix = true, flagged = false;
 
-	/* Producers (pty_write) append under port->lock. */
 	spin_lock_irqsave(&port->lock, irqflags);
-	for (b = port->buf.head; b; b = smp_load_acquire(&b->next)) {
+	for (b = port->buf.head; b && n < limit; b = smp_load_acquire(&b->next)) {
 		unsigned int read = b->read, used = READ_ONCE(b->used), count, seen;
 
 		if (used <= read)
 			continue;
-		count = used - read;
-		if (count > CKPT_TTY_FLIP_MAX - n) {
-			ret = -EOVERFLOW;
-			break;
-		}
-		memcpy(e->flip_data + n, char_buf_ptr(b, read), count);
-		if (ckpt_tty_buffer_has_flags(b)) {
-			memcpy(e->flip_flags + n, flag_buf_ptr(b, read), count);
-			e->flip_flagged = 1;
+		count = min_t(u64, used - read, (u64)limit - n);
+		flagged |= ckpt_tty_buffer_has_flags(b);
+		if (data) {
+			memcpy(data + n, char_buf_ptr(b, read), count);
+			if (flags && ckpt_tty_buffer_has_flags(b))
+				memcpy(flags + n, flag_buf_ptr(b, read), count);
 		}
 		/* lookahead_bufs() covers a prefix of the pending bytes */
 		seen = (unsigned int)b->lookahead > read ? min_t(unsigned int, b->lookahead - read, count) : 0;
@@ -353,35 +346,49 @@ static int ckpt_tty_save_flip(struct tty_port *port, struct ckpt_tty_end *e)
 		n += count;
 	}
 	spin_unlock_irqrestore(&port->lock, irqflags);
-	e->flip_count = n;
-	e->flip_lookahead = lookahead;
-	return ret;
-}
-
-/* Ring bytes [from, from + len) of a ring; the rest of out stays zero. */
-static void ckpt_tty_copy_ring(u8 *out, const u8 *ring, u64 from, u64 len)
-{
-	u64 i;
-
-	len = min_t(u64, len, CKPT_TTY_RING_SIZE);
-	for (i = 0; i < len; i++) {
-		u64 pos = (from + i) & (CKPT_TTY_RING_SIZE - 1);
-
-		out[pos] = ring[pos];
+	if (size) {
+		size->flip_count = min_t(u32, n, CKPT_TTY_FLIP_MAX + 1);
+		size->flip_flagged = flagged;
 	}
+	if (e)
+		e->flip_lookahead = lookahead;
 }
 
-/* One end, all locks of ckpt_tty_lock_pair() held. */
-static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
+static int ckpt_tty_measure_end(struct tty_struct *tty, struct ckpt_tty_end_size *size)
+{
+	void *ld = tty->disc_data;
+
+	size->input_len = NTTY_SIZE_T(ld, READ_HEAD) - NTTY_SIZE_T(ld, READ_TAIL);
+	size->echo_len = NTTY_SIZE_T(ld, ECHO_HEAD) - NTTY_SIZE_T(ld, ECHO_TAIL);
+	ckpt_tty_walk_flip(tty->port, size, NULL, NULL, NULL);
+	/* n_tty exceeds its ring only in one corner (ICANON|PARMRK overflow, kmod/INVARIANTS.md) */
+	if (size->input_len > CKPT_TTY_RING_SIZE || size->echo_len > CKPT_TTY_RING_SIZE ||
+	    size->flip_count > CKPT_TTY_FLIP_MAX)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* len ring bytes from index from on, in order */
+static void ckpt_tty_copy_from_ring(u8 *out, const u8 *ring, u64 from, u64 len)
+{
+	u64 pos = from & (CKPT_TTY_RING_SIZE - 1), first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos);
+
+	memcpy(out, ring + pos, first);
+	memcpy(out + first, ring, len - first);
+}
+
+/* One end into its header and data (zeroed, sized by size); all locks held. */
+static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_size *size,
+			      struct ckpt_tty_end *e, u8 *data)
 {
 	void *ld = tty->disc_data;
 	unsigned long irqflags;
-	unsigned int i;
+	u8 *line_ends, *echo, *flip;
+	u64 i;
 
 	ckpt_tty_save_termios(&e->termios, &tty->termios);
 	ckpt_tty_save_termios(&e->termios_locked, &tty->termios_locked);
 	e->ldisc = N_TTY;
-	e->index = tty->index;
 	if (test_bit(TTY_EXCLUSIVE, &tty->flags))
 		e->flags |= CKPT_TTY_END_EXCLUSIVE;
 	if (test_bit(TTY_PTY_LOCK, &tty->flags))
@@ -421,62 +428,84 @@ static int ckpt_tty_save_end(struct tty_struct *tty, struct ckpt_tty_end *e)
 			(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
 			(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
 			(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
+	e->flip_count = size->flip_count;
+	e->flip_flagged = size->flip_flagged;
+	e->data_size = ckpt_tty_end_data_size(size->input_len, size->echo_len, size->flip_count,
+					      size->flip_flagged);
+
 	/*
 	 * Only what is still to be read or echoed: n_tty leaves consumed input
 	 * in read_buf (it zeroes it only for ICANON without ECHO), and a
-	 * password read in raw mode must not leave the kernel here.
+	 * password read in raw mode must not leave the kernel here.  Line ends
+	 * likewise for unread input only (ICANON|EXTPROC leaves dead push bits).
 	 */
-	ckpt_tty_copy_ring(e->read_buf, NTTY_BYTES(ld, READ_BUF), e->read_tail, e->read_head - e->read_tail);
-	ckpt_tty_copy_ring(e->echo_buf, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, e->echo_head - e->echo_tail);
-	/* line ends of unread input; a bit elsewhere is dead (ICANON|EXTPROC leaves the push bit behind) */
-	for (i = 0; i < e->read_head - e->read_tail && i < CKPT_TTY_RING_SIZE; i++) {
-		unsigned int pos = (e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1);
-
-		if (test_bit(pos, NTTY_BITMAP(ld, READ_FLAGS)))
-			e->read_flags[pos / 8] |= 1U << (pos % 8);
-	}
-	return ckpt_tty_save_flip(tty->port, e);
+	line_ends = data + ALIGN(size->input_len, 8);
+	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
+	flip = echo + ALIGN(size->echo_len, 8);
+	ckpt_tty_copy_from_ring(data, NTTY_BYTES(ld, READ_BUF), e->read_tail, size->input_len);
+	for (i = 0; i < size->input_len; i++)
+		if (test_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), NTTY_BITMAP(ld, READ_FLAGS)))
+			line_ends[i / 8] |= 1U << (i % 8);
+	ckpt_tty_copy_from_ring(echo, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, size->echo_len);
+	ckpt_tty_walk_flip(tty->port, NULL, e, flip,
+			   size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL);
 }
 
-long ckpt_tty_checkpoint(struct ckpt_tty_pair_arg __user *uarg)
+/*
+ * A record of the pair fd belongs to, allocated at its exact size: the
+ * sizes are taken under the pair's locks, and the allocation happens there
+ * too (they are sleeping locks), so the snapshot stays one.  The caller
+ * kvfree()s *out.
+ */
+int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 {
-	struct ckpt_tty_pair_arg arg;
+	struct ckpt_tty_end_size msize, ssize;
+	struct winsize wm, ws;
 	struct ckpt_tty_pair_ref p;
-	struct ckpt_tty_pair *pair;
-	long ret;
+	struct ckpt_tty_record *r;
+	struct ckpt_tty_end *me, *se;
+	size_t size;
+	int ret;
 
-	ret = ckpt_tty_copy_arg(&arg, uarg, 0);
+	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
-	/* Allocate before locking; copy to userspace after unlocking. */
-	pair = kvzalloc(sizeof(*pair), GFP_KERNEL);
-	if (!pair)
-		return -ENOMEM;
-	ret = ckpt_tty_get_pair(arg.fd, &p);
-	if (ret)
-		goto out_free;
-
 	ret = -EINTR;
 	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
 		goto out_put;
-	ckpt_tty_save_winsize(&pair->master, &p.master->winsize);
-	ckpt_tty_save_winsize(&pair->slave, &p.slave->winsize);
+	wm = p.master->winsize;
+	ws = p.slave->winsize;
 	mutex_unlock(&p.slave->winsize_mutex);
 
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
-	ret = ckpt_tty_save_end(p.master, &pair->master);
+	ret = ckpt_tty_measure_end(p.master, &msize);
 	if (!ret)
-		ret = ckpt_tty_save_end(p.slave, &pair->slave);
+		ret = ckpt_tty_measure_end(p.slave, &ssize);
+	if (ret)
+		goto out_unlock;
+	size = sizeof(*r) + 2 * sizeof(struct ckpt_tty_end) +
+	       ckpt_tty_end_data_size(msize.input_len, msize.echo_len, msize.flip_count, msize.flip_flagged) +
+	       ckpt_tty_end_data_size(ssize.input_len, ssize.echo_len, ssize.flip_count, ssize.flip_flagged);
+	r = kvzalloc(size, GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!r)
+		goto out_unlock;
+	r->size = size;
+	r->index = p.slave->index;
+	me = (struct ckpt_tty_end *)(r + 1);
+	ckpt_tty_save_end(p.master, &msize, me, (u8 *)(me + 1));
+	se = (struct ckpt_tty_end *)((u8 *)(me + 1) + me->data_size);
+	ckpt_tty_save_end(p.slave, &ssize, se, (u8 *)(se + 1));
+	ckpt_tty_save_winsize(me, &wm);
+	ckpt_tty_save_winsize(se, &ws);
+	*out = r;
+	ret = 0;
+out_unlock:
 	ckpt_tty_unlock_pair(&p);
-
-	if (!ret && copy_to_user(u64_to_user_ptr(arg.pair), pair, sizeof(*pair)))
-		ret = -EFAULT;
 out_put:
 	ckpt_tty_put_pair(&p);
-out_free:
-	kvfree(pair);
 	return ret;
 }
 
@@ -632,8 +661,9 @@ static void ckpt_tty_set_flow(struct tty_struct *tty, const struct ckpt_tty_end 
  *   lookahead_bufs() computes commit - lookahead;
  * - a short insert (no memory) drops what went in: nothing is installed.
  */
-static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *e)
+static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end_view *v)
 {
+	const struct ckpt_tty_end *e = v->e;
 	struct tty_buffer *b;
 	unsigned long irqflags;
 	u32 left;
@@ -645,7 +675,7 @@ static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *
 	spin_lock_irqsave(&port->lock, irqflags);
 	limit = port->buf.mem_limit;
 	WRITE_ONCE(port->buf.mem_limit, INT_MAX);
-	n = tty_insert_flip_string_fixed_flag(port, e->flip_data, TTY_NORMAL, e->flip_count);
+	n = tty_insert_flip_string_fixed_flag(port, v->flip_data, TTY_NORMAL, e->flip_count);
 	WRITE_ONCE(port->buf.mem_limit, limit);
 	if (n != e->flip_count) {
 		spin_unlock_irqrestore(&port->lock, irqflags);
@@ -666,12 +696,23 @@ static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end *
 }
 
 /* One end; all locks held and every field checked. */
-static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end *e)
+/* len bytes into a ring from index from on; every other ring byte zero */
+static void ckpt_tty_copy_to_ring(u8 *ring, u64 from, const u8 *in, u32 len)
 {
+	u64 pos = from & (CKPT_TTY_RING_SIZE - 1), first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos);
+
+	memset(ring, 0, CKPT_TTY_RING_SIZE);
+	memcpy(ring + pos, in, first);
+	memcpy(ring, in + first, len - first);
+}
+
+static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end_view *v)
+{
+	const struct ckpt_tty_end *e = v->e;
 	void *ld = tty->disc_data;
 	unsigned long *flags = NTTY_BITMAP(ld, READ_FLAGS);
 	unsigned long irqflags;
-	unsigned int i;
+	u32 i;
 
 	ckpt_tty_load_termios(&tty->termios_locked, &e->termios_locked);
 	assign_bit(TTY_EXCLUSIVE, &tty->flags, e->flags & CKPT_TTY_END_EXCLUSIVE);
@@ -706,12 +747,12 @@ static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end 
 	ntty_set_bit(ld, CKPT_NTTY_LNEXT_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_LNEXT);
 	ntty_set_bit(ld, CKPT_NTTY_ERASING_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_ERASING);
 	ntty_set_bit(ld, CKPT_NTTY_PUSH_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_PUSH);
-	memcpy(NTTY_BYTES(ld, READ_BUF), e->read_buf, CKPT_TTY_RING_SIZE);
-	memcpy(NTTY_BYTES(ld, ECHO_BUF), e->echo_buf, CKPT_TTY_RING_SIZE);
+	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, READ_BUF), e->read_tail, v->input, v->input_len);
+	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, v->echo, v->echo_len);
 	bitmap_zero(flags, N_TTY_BUF_SIZE);
-	for (i = 0; i < CKPT_TTY_RING_SIZE; i++)
-		if ((e->read_flags[i / 8] >> (i % 8)) & 1)
-			set_bit(i, flags);
+	for (i = 0; i < v->input_len; i++)
+		if ((v->line_ends[i / 8] >> (i % 8)) & 1)
+			set_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), flags);
 }
 
 static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end *e)
@@ -728,7 +769,7 @@ static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end 
  * its hooks; ckpt_tty_check_pair() took only termios that pty_set_termios()
  * leaves as they are.
  */
-static int ckpt_tty_apply_modes(struct ckpt_tty_pair_ref *p, const struct ckpt_tty_pair *pair,
+static int ckpt_tty_apply_modes(struct ckpt_tty_pair_ref *p, const struct ckpt_tty_pair_view *pair,
 				const struct ktermios *kt_slave, u32 flags)
 {
 	struct winsize ws;
@@ -738,15 +779,15 @@ static int ckpt_tty_apply_modes(struct ckpt_tty_pair_ref *p, const struct ckpt_t
 	ret = ckpt_tty_set_termios(p->slave, kt_slave);
 	if (ret)
 		return ret;
-	ckpt_tty_set_flow(p->slave, &pair->slave);
-	ckpt_tty_set_flow(p->master, &pair->master);
+	ckpt_tty_set_flow(p->slave, pair->slave.e);
+	ckpt_tty_set_flow(p->master, pair->master.e);
 
 	if (mutex_lock_killable(&p->slave->winsize_mutex))
 		return -EINTR;
-	ckpt_tty_load_winsize(&ws, &pair->slave);
+	ckpt_tty_load_winsize(&ws, pair->slave.e);
 	resized = memcmp(&p->slave->winsize, &ws, sizeof(ws)) != 0;
-	ckpt_tty_load_winsize(&p->master->winsize, &pair->master);
-	ckpt_tty_load_winsize(&p->slave->winsize, &pair->slave);
+	ckpt_tty_load_winsize(&p->master->winsize, pair->master.e);
+	ckpt_tty_load_winsize(&p->slave->winsize, pair->slave.e);
 	mutex_unlock(&p->slave->winsize_mutex);
 	if (resized && (flags & CKPT_TTY_RESTORE_ONTO)) {
 		/* Programs on a terminal in use redraw on SIGWINCH, as after TIOCSWINSZ (tty_do_resize). */
@@ -759,41 +800,28 @@ static int ckpt_tty_apply_modes(struct ckpt_tty_pair_ref *p, const struct ckpt_t
 	return 0;
 }
 
-long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
+/* Install a checked record (ckpt_tty_check_pair()) into the pair fd belongs to. */
+int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 flags)
 {
-	struct ckpt_tty_pair_arg arg;
 	struct ckpt_tty_pair_ref p;
-	struct ckpt_tty_pair *pair;
 	struct ktermios kt_master, kt_slave;
-	long ret;
+	int ret;
 
-	ret = ckpt_tty_copy_arg(&arg, uarg, CKPT_TTY_RESTORE_FLAGS);
+	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
-	pair = kvmalloc(sizeof(*pair), GFP_KERNEL);
-	if (!pair)
-		return -ENOMEM;
-	ret = -EFAULT;
-	if (copy_from_user(pair, u64_to_user_ptr(arg.pair), sizeof(*pair)))
-		goto out_free;
-	ret = ckpt_tty_check_pair(pair);
-	if (ret)
-		goto out_free;
-	ret = ckpt_tty_get_pair(arg.fd, &p);
-	if (ret)
-		goto out_free;
 
 	/*
 	 * A master's termios never change (mode ioctls on a master act on its
 	 * slave, and tty_set_termios() warns on a master): they must already be
 	 * what the image says.  Check that and freshness before any change.
 	 */
-	ckpt_tty_load_termios(&kt_master, &pair->master.termios);
-	ckpt_tty_load_termios(&kt_slave, &pair->slave.termios);
+	ckpt_tty_load_termios(&kt_master, &pair->master.e->termios);
+	ckpt_tty_load_termios(&kt_slave, &pair->slave.e->termios);
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
-	if (!ckpt_tty_pair_takes(&p, arg.flags))
+	if (!ckpt_tty_pair_takes(&p, flags))
 		ret = -EBUSY;
 	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
 		ret = -EINVAL;
@@ -801,7 +829,7 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	if (ret)
 		goto out_put;
 
-	ret = ckpt_tty_apply_modes(&p, pair, &kt_slave, arg.flags);
+	ret = ckpt_tty_apply_modes(&p, pair, &kt_slave, flags);
 	if (!ret)
 		ret = ckpt_tty_lock_pair(&p);
 	if (ret)
@@ -814,11 +842,11 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	 * target's locked termios are put back); pyctl discards a new pair, and
 	 * says so for a pair in use.
 	 */
-	if (!ckpt_tty_pair_takes(&p, arg.flags) ||
+	if (!ckpt_tty_pair_takes(&p, flags) ||
 	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||
 	    !ckpt_tty_termios_equal(&p.slave->termios, &kt_slave))
 		ret = -EBUSY;
-	if (!ret && (arg.flags & CKPT_TTY_RESTORE_FORCE)) {
+	if (!ret && (flags & CKPT_TTY_RESTORE_FORCE)) {
 		ckpt_tty_drop_flip(p.master->port);
 		ckpt_tty_drop_flip(p.slave->port);
 	}
@@ -845,7 +873,5 @@ long ckpt_tty_restore(struct ckpt_tty_pair_arg __user *uarg)
 	}
 out_put:
 	ckpt_tty_put_pair(&p);
-out_free:
-	kvfree(pair);
 	return ret;
 }

@@ -21,7 +21,8 @@
  * Growth: fields are only ever added in place of reserved ones (which the
  * module zeroes) or in a new structure behind a new ioctl number; the ABI
  * version changes when the meaning or size of an existing field changes
- * (ABI 2: CKPT_TTY_FLIP_MAX).
+ * (ABI 2: CKPT_TTY_FLIP_MAX; ABI 3: sized records holding only the bytes a
+ * pair holds, checkpoint and restore of many pairs per call).
  *
  * This header is the single source of these constants: pyctl/_uapi.py is
  * generated from it by scripts/gen_uapi_py.py.  Keep to the subset of C that
@@ -34,7 +35,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define CKPT_TTY_ABI_VERSION		2
+#define CKPT_TTY_ABI_VERSION		3
 
 /* struct ckpt_tty_info.magic: "CKTI" in little-endian byte order */
 #define CKPT_TTY_INFO_MAGIC		0x49544b43
@@ -52,6 +53,7 @@
 #define CKPT_TTY_FEATURE_CHECKPOINT	(1ULL << 1)
 #define CKPT_TTY_FEATURE_RESTORE	(1ULL << 2)
 #define CKPT_TTY_FEATURE_RESTORE_ONTO	(1ULL << 3)	/* CKPT_TTY_RESTORE_ONTO and _FORCE */
+#define CKPT_TTY_FEATURE_RECORDS	(1ULL << 4)	/* ABI 3 records, many pairs per call */
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -71,21 +73,26 @@ struct ckpt_tty_info {
 };
 
 /*
- * Checkpoint and restore of a UNIX98 pty pair.
+ * Checkpoint and restore of UNIX98 pty pairs.
  *
- * CKPT_TTY_IOC_CHECKPOINT takes an fd of either end of a pair and fills a
- * struct ckpt_tty_pair with the state of both ends, taken in one consistent
- * snapshot under the locks the tty layer itself uses.  It changes nothing and
- * stops nobody: readers and writers go on once it returns.
+ * CKPT_TTY_IOC_CHECKPOINT takes a list of fds, each of either end of a pair,
+ * and writes one record per fd into the caller's buffer: the state of both
+ * ends, each taken in one consistent snapshot under the locks the tty layer
+ * itself uses.  It changes nothing and stops nobody: readers and writers go
+ * on as soon as that pair's snapshot is taken.
  *
- * CKPT_TTY_IOC_RESTORE takes an fd of a fresh pair (just opened, nothing read,
- * written or changed) and a struct ckpt_tty_pair, checks every field, and
- * only then installs the state.
+ * CKPT_TTY_IOC_RESTORE takes a list of (fd, record) items.  Each fd is a
+ * fresh pair (just opened, nothing read, written or changed) or, with
+ * CKPT_TTY_RESTORE_ONTO, a pair in use; every record is checked before any
+ * pair is touched, and each pair's state is installed only whole.
  *
- * The structures mirror kernel state as it is, ring positions included: the
- * image format (images/FORMAT.md) is what is independent of the kernel.
+ * A record holds only what the pair holds: a fixed header per end and, after
+ * it, the bytes still to be read, echoed or received (struct ckpt_tty_end).
+ * Ring positions are the kernel's own: the image format (images/FORMAT.md)
+ * is what is independent of the kernel.
  *
- * Errors (besides EFAULT, EINVAL for bad arguments or state, EPERM):
+ * Errors, per fd in a record's or item's error field, or of the whole call
+ * (besides EFAULT, EINVAL for bad arguments or state, EPERM):
  *   EBADF       fd is not open
  *   ENOTTY      fd is not a terminal
  *   EOPNOTSUPP  a terminal, but not a UNIX98 pty, or its line discipline is
@@ -94,6 +101,8 @@ struct ckpt_tty_info {
  *   EBUSY       the pair is changing line discipline or hanging up: retry;
  *               for restore, also: the target pair is not fresh
  *   EOVERFLOW   more pending flip-buffer data than CKPT_TTY_FLIP_MAX
+ *   ENOSPC      checkpoint: the first record does not fit the buffer
+ *               (buf_used says how many bytes it needs)
  */
 #define CKPT_TTY_NCCS			19	/* NCCS of the kernels we support */
 #define CKPT_TTY_RING_SIZE		4096	/* N_TTY_BUF_SIZE */
@@ -158,7 +167,23 @@ struct ckpt_tty_termios {
 #define CKPT_TTY_NTTY_NO_ROOM		(1U << 6)	/* derived from the ring */
 #define CKPT_TTY_NTTY_RESTORABLE	0x07	/* LNEXT, ERASING, PUSH */
 
-/* One end of a pty pair: struct tty_struct and its N_TTY struct n_tty_data. */
+/*
+ * One end of a pty pair: struct tty_struct and its N_TTY struct n_tty_data.
+ * The header below is followed by the end's data, each part starting on an
+ * 8-byte boundary (zero padding), in this order:
+ *
+ *   input      read_head - read_tail bytes of read_buf, from read_tail on
+ *   line ends  (input + 7) / 8 bytes: bit i of byte j is read_flags' bit for
+ *              ring position read_tail + 8 * j + i (a line end); bits past
+ *              the input are zero
+ *   echo       echo_head - echo_tail bytes of echo_buf, from echo_tail on
+ *   flip data  flip_count bytes
+ *   flip flags flip_count bytes when flip_flagged, else none
+ *
+ * data_size is the sum, padding included.  Nothing else of the rings leaves
+ * the kernel: consumed input stays in it (a password read in raw mode), and
+ * restore fills every other ring byte with zero.
+ */
 struct ckpt_tty_end {
 	struct ckpt_tty_termios termios;
 	struct ckpt_tty_termios termios_locked;
@@ -168,13 +193,16 @@ struct ckpt_tty_end {
 	__u16 ws_ypixel;
 	__u32 flags;		/* CKPT_TTY_END_* */
 	__u32 ldisc;		/* line discipline number; only N_TTY (0) */
-	__u32 index;		/* pty index, the N of /dev/pts/N */
 	__u32 pktstatus;	/* ctrl.pktstatus: TIOCPKT_* pending for the peer */
-	/* N_TTY: free-running ring indices; position = index % RING_SIZE */
 	__u32 ntty_flags;	/* CKPT_TTY_NTTY_* */
 	__u32 column;
 	__u32 canon_column;
-	__u32 reserved0;
+	/* Bytes in this end's flip buffers that its ldisc has not taken yet. */
+	__u32 flip_count;
+	__u32 flip_lookahead;	/* leading bytes the ldisc's lookahead has seen */
+	__u32 flip_flagged;	/* 1: flip flags follow, a TTY_* flag per byte */
+	__u32 data_size;	/* bytes of data after this header */
+	/* N_TTY: free-running ring indices; position = index % RING_SIZE */
 	__u64 read_head;
 	__u64 commit_head;
 	__u64 canon_head;
@@ -185,31 +213,62 @@ struct ckpt_tty_end {
 	__u64 echo_commit;
 	__u64 echo_mark;
 	__u64 echo_tail;
-	__u8 read_buf[CKPT_TTY_RING_SIZE];
-	__u8 read_flags[CKPT_TTY_RING_FLAG_BYTES];	/* bit i of byte j: position 8 * j + i */
-	__u8 echo_buf[CKPT_TTY_RING_SIZE];
-	/* Bytes in this end's flip buffers that its ldisc has not taken yet. */
-	__u32 flip_count;
-	__u32 flip_lookahead;	/* leading bytes the ldisc's lookahead has seen */
-	__u32 flip_flagged;	/* 1: flip_flags holds a TTY_* flag per byte */
-	__u32 reserved1;
-	__u8 flip_data[CKPT_TTY_FLIP_MAX];
-	__u8 flip_flags[CKPT_TTY_FLIP_MAX];
-	__u64 reserved[8];	/* zero */
-};
-
-struct ckpt_tty_pair {
-	struct ckpt_tty_end master;
-	struct ckpt_tty_end slave;
-};
-
-/* Argument of CKPT_TTY_IOC_CHECKPOINT and CKPT_TTY_IOC_RESTORE */
-struct ckpt_tty_pair_arg {
-	__s32 fd;		/* either end of the pair */
-	__u32 flags;		/* checkpoint: zero; restore: CKPT_TTY_RESTORE_* */
-	__u64 pair;		/* user pointer to struct ckpt_tty_pair */
-	__u64 pair_size;	/* sizeof(struct ckpt_tty_pair) */
 	__u64 reserved[4];	/* zero */
+};
+
+/*
+ * A pair: this header, then the master's struct ckpt_tty_end and its data,
+ * then the slave's.  size counts all of it and is a multiple of 8; the
+ * next record starts there.  A checkpoint that failed for this fd has error
+ * set (a negative errno) and size = sizeof(struct ckpt_tty_record).
+ */
+struct ckpt_tty_record {
+	__u32 size;
+	__s32 error;		/* 0 or -errno */
+	__s32 fd;		/* the fd it was taken from */
+	__u32 index;		/* pty index, the N of /dev/pts/N */
+	__u64 reserved[2];	/* zero */
+};
+
+/*
+ * Largest record: every part of both ends at its largest,
+ * 32 + 2 * (256 + 4096 + 512 + 4096 + 2 * 65536).
+ */
+#define CKPT_TTY_RECORD_MAX		280096
+
+/* Argument of CKPT_TTY_IOC_CHECKPOINT */
+struct ckpt_tty_checkpoint_arg {
+	__u64 fds;		/* user pointer to __s32[count] */
+	__u32 count;		/* 1 to CKPT_TTY_BATCH_MAX */
+	__u32 flags;		/* zero */
+	__u64 buf;		/* user pointer: the records are written here */
+	__u64 buf_size;
+	__u64 buf_used;		/* out: bytes of records written (ENOSPC: needed) */
+	__u32 done;		/* out: records written, one per fd from the first on */
+	__u32 reserved0;	/* zero */
+	__u64 reserved[2];	/* zero */
+};
+
+/* Fds per call: a devpts instance holds at most this many ptys by default. */
+#define CKPT_TTY_BATCH_MAX		4096
+
+/* One pair of CKPT_TTY_IOC_RESTORE */
+struct ckpt_tty_restore_item {
+	__s32 fd;		/* either end of the target pair */
+	__s32 error;		/* out: 0 or -errno */
+	__u64 offset;		/* of its record in buf */
+};
+
+/* Argument of CKPT_TTY_IOC_RESTORE */
+struct ckpt_tty_restore_arg {
+	__u64 items;		/* user pointer to struct ckpt_tty_restore_item[count] */
+	__u32 count;		/* 1 to CKPT_TTY_BATCH_MAX */
+	__u32 flags;		/* CKPT_TTY_RESTORE_*, for every item */
+	__u64 buf;		/* user pointer to the records */
+	__u64 buf_size;
+	__u32 done;		/* out: items restored */
+	__u32 reserved0;	/* zero */
+	__u64 reserved[2];	/* zero */
 };
 
 /*
@@ -226,7 +285,8 @@ struct ckpt_tty_pair_arg {
 #define CKPT_TTY_IOC_TYPE		0xC7
 
 #define CKPT_TTY_IOC_GET_INFO		_IOR(CKPT_TTY_IOC_TYPE, 0x00, struct ckpt_tty_info)
-#define CKPT_TTY_IOC_CHECKPOINT		_IOW(CKPT_TTY_IOC_TYPE, 0x01, struct ckpt_tty_pair_arg)
-#define CKPT_TTY_IOC_RESTORE		_IOW(CKPT_TTY_IOC_TYPE, 0x02, struct ckpt_tty_pair_arg)
+/* 0x01 and 0x02 were ABI 2's single-pair calls: ENOTTY now */
+#define CKPT_TTY_IOC_CHECKPOINT		_IOWR(CKPT_TTY_IOC_TYPE, 0x03, struct ckpt_tty_checkpoint_arg)
+#define CKPT_TTY_IOC_RESTORE		_IOWR(CKPT_TTY_IOC_TYPE, 0x04, struct ckpt_tty_restore_arg)
 
 #endif /* _UAPI_LINUX_CKPT_TTY_H */
