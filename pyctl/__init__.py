@@ -2,6 +2,7 @@
 """pyctl: drive ckpt_tty.ko, the checkpoint/restore module for Linux terminals.
 
     image = pyctl.checkpoint(fd)             # both ends of fd's pty pair
+    image = pyctl.checkpoint_many(fds)       # a pair per fd, in one call
     data = image.dumps()                     # bytes, images/FORMAT.md
     master, slave = pyctl.restore(pyctl.loads(data))
 
@@ -9,13 +10,13 @@ Importing pyctl needs the standard library only; reading ``.ko`` files needs
 pyelftools.
 """
 
-from .ckpt import checkpoint, restore, restore_onto
+from .ckpt import checkpoint, checkpoint_many, restore, restore_onto
 from .errors import ImageError, IncompatibleModuleError, PyctlError
 from .image import Image, dump, dumps, load, loads
 from .info import DEVICE_PATH, ModuleInfo, get_info
 
 __all__ = [
     "DEVICE_PATH", "Image", "ImageError", "IncompatibleModuleError", "ModuleInfo", "PyctlError",
-    "checkpoint", "dump", "dumps", "get_info", "load", "loads", "restore", "restore_onto",
+    "checkpoint", "checkpoint_many", "dump", "dumps", "get_info", "load", "loads", "restore", "restore_onto",
 ]
 __version__ = "0.1.0"

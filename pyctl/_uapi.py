@@ -3,7 +3,7 @@
 # change the header and run the script (a unit test checks this file is current).
 """ABI of /dev/ckpt_tty: constants, struct layouts and ioctl numbers."""
 
-CKPT_TTY_ABI_VERSION = 2
+CKPT_TTY_ABI_VERSION = 3
 CKPT_TTY_INFO_MAGIC = 0x49544b43
 CKPT_TTY_INFO_SECTION = '.ckpt_tty_info'
 CKPT_TTY_RELEASE_LEN = 72
@@ -13,6 +13,7 @@ CKPT_TTY_FEATURE_GET_INFO = 1
 CKPT_TTY_FEATURE_CHECKPOINT = 2
 CKPT_TTY_FEATURE_RESTORE = 4
 CKPT_TTY_FEATURE_RESTORE_ONTO = 8
+CKPT_TTY_FEATURE_RECORDS = 16
 CKPT_TTY_NCCS = 19
 CKPT_TTY_RING_SIZE = 0x1000
 CKPT_TTY_RING_FLAG_BYTES = 0x200
@@ -36,6 +37,8 @@ CKPT_TTY_NTTY_RAW = 16
 CKPT_TTY_NTTY_REAL_RAW = 32
 CKPT_TTY_NTTY_NO_ROOM = 64
 CKPT_TTY_NTTY_RESTORABLE = 7
+CKPT_TTY_RECORD_MAX = 0x44620
+CKPT_TTY_BATCH_MAX = 0x1000
 CKPT_TTY_RESTORE_ONTO = 1
 CKPT_TTY_RESTORE_FORCE = 2
 CKPT_TTY_RESTORE_FLAGS = 3
@@ -74,7 +77,7 @@ STRUCTS = {
         ('c_cc', 25, 19, 19, '__u8'),
         ('pad', 44, 4, 4, '__u8'),
     ), 48),
-    'ckpt_tty_end': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8Q', (
+    'ckpt_tty_end': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIIIQQQQQQQQQQ4Q', (
         ('termios', 0, 48, 1, 'ckpt_tty_termios'),
         ('termios_locked', 48, 48, 1, 'ckpt_tty_termios'),
         ('ws_row', 96, 2, 1, '__u16'),
@@ -83,46 +86,61 @@ STRUCTS = {
         ('ws_ypixel', 102, 2, 1, '__u16'),
         ('flags', 104, 4, 1, '__u32'),
         ('ldisc', 108, 4, 1, '__u32'),
-        ('index', 112, 4, 1, '__u32'),
-        ('pktstatus', 116, 4, 1, '__u32'),
-        ('ntty_flags', 120, 4, 1, '__u32'),
-        ('column', 124, 4, 1, '__u32'),
-        ('canon_column', 128, 4, 1, '__u32'),
-        ('reserved0', 132, 4, 1, '__u32'),
-        ('read_head', 136, 8, 1, '__u64'),
-        ('commit_head', 144, 8, 1, '__u64'),
-        ('canon_head', 152, 8, 1, '__u64'),
-        ('read_tail', 160, 8, 1, '__u64'),
-        ('line_start', 168, 8, 1, '__u64'),
-        ('lookahead_count', 176, 8, 1, '__u64'),
-        ('echo_head', 184, 8, 1, '__u64'),
-        ('echo_commit', 192, 8, 1, '__u64'),
-        ('echo_mark', 200, 8, 1, '__u64'),
-        ('echo_tail', 208, 8, 1, '__u64'),
-        ('read_buf', 216, 4096, 4096, '__u8'),
-        ('read_flags', 4312, 512, 512, '__u8'),
-        ('echo_buf', 4824, 4096, 4096, '__u8'),
-        ('flip_count', 8920, 4, 1, '__u32'),
-        ('flip_lookahead', 8924, 4, 1, '__u32'),
-        ('flip_flagged', 8928, 4, 1, '__u32'),
-        ('reserved1', 8932, 4, 1, '__u32'),
-        ('flip_data', 8936, 65536, 65536, '__u8'),
-        ('flip_flags', 74472, 65536, 65536, '__u8'),
-        ('reserved', 140008, 64, 8, '__u64'),
-    ), 140072),
-    'ckpt_tty_pair': ('=IIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8QIIIIIIB19s4sIIIIIIB19s4sHHHHIIIIIIIIQQQQQQQQQQ4096s512s4096sIIII65536s65536s8Q', (
-        ('master', 0, 140072, 1, 'ckpt_tty_end'),
-        ('slave', 140072, 140072, 1, 'ckpt_tty_end'),
-    ), 280144),
-    'ckpt_tty_pair_arg': ('=iIQQ4Q', (
+        ('pktstatus', 112, 4, 1, '__u32'),
+        ('ntty_flags', 116, 4, 1, '__u32'),
+        ('column', 120, 4, 1, '__u32'),
+        ('canon_column', 124, 4, 1, '__u32'),
+        ('flip_count', 128, 4, 1, '__u32'),
+        ('flip_lookahead', 132, 4, 1, '__u32'),
+        ('flip_flagged', 136, 4, 1, '__u32'),
+        ('data_size', 140, 4, 1, '__u32'),
+        ('read_head', 144, 8, 1, '__u64'),
+        ('commit_head', 152, 8, 1, '__u64'),
+        ('canon_head', 160, 8, 1, '__u64'),
+        ('read_tail', 168, 8, 1, '__u64'),
+        ('line_start', 176, 8, 1, '__u64'),
+        ('lookahead_count', 184, 8, 1, '__u64'),
+        ('echo_head', 192, 8, 1, '__u64'),
+        ('echo_commit', 200, 8, 1, '__u64'),
+        ('echo_mark', 208, 8, 1, '__u64'),
+        ('echo_tail', 216, 8, 1, '__u64'),
+        ('reserved', 224, 32, 4, '__u64'),
+    ), 256),
+    'ckpt_tty_record': ('=IiiI2Q', (
+        ('size', 0, 4, 1, '__u32'),
+        ('error', 4, 4, 1, '__s32'),
+        ('fd', 8, 4, 1, '__s32'),
+        ('index', 12, 4, 1, '__u32'),
+        ('reserved', 16, 16, 2, '__u64'),
+    ), 32),
+    'ckpt_tty_checkpoint_arg': ('=QIIQQQII2Q', (
+        ('fds', 0, 8, 1, '__u64'),
+        ('count', 8, 4, 1, '__u32'),
+        ('flags', 12, 4, 1, '__u32'),
+        ('buf', 16, 8, 1, '__u64'),
+        ('buf_size', 24, 8, 1, '__u64'),
+        ('buf_used', 32, 8, 1, '__u64'),
+        ('done', 40, 4, 1, '__u32'),
+        ('reserved0', 44, 4, 1, '__u32'),
+        ('reserved', 48, 16, 2, '__u64'),
+    ), 64),
+    'ckpt_tty_restore_item': ('=iiQ', (
         ('fd', 0, 4, 1, '__s32'),
-        ('flags', 4, 4, 1, '__u32'),
-        ('pair', 8, 8, 1, '__u64'),
-        ('pair_size', 16, 8, 1, '__u64'),
-        ('reserved', 24, 32, 4, '__u64'),
+        ('error', 4, 4, 1, '__s32'),
+        ('offset', 8, 8, 1, '__u64'),
+    ), 16),
+    'ckpt_tty_restore_arg': ('=QIIQQII2Q', (
+        ('items', 0, 8, 1, '__u64'),
+        ('count', 8, 4, 1, '__u32'),
+        ('flags', 12, 4, 1, '__u32'),
+        ('buf', 16, 8, 1, '__u64'),
+        ('buf_size', 24, 8, 1, '__u64'),
+        ('done', 32, 4, 1, '__u32'),
+        ('reserved0', 36, 4, 1, '__u32'),
+        ('reserved', 40, 16, 2, '__u64'),
     ), 56),
 }
 
 CKPT_TTY_IOC_GET_INFO = 0x80c0c700  # struct ckpt_tty_info
-CKPT_TTY_IOC_CHECKPOINT = 0x4038c701  # struct ckpt_tty_pair_arg
-CKPT_TTY_IOC_RESTORE = 0x4038c702  # struct ckpt_tty_pair_arg
+CKPT_TTY_IOC_CHECKPOINT = 0xc040c703  # struct ckpt_tty_checkpoint_arg
+CKPT_TTY_IOC_RESTORE = 0xc038c704  # struct ckpt_tty_restore_arg

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """Checkpoint and restore pty pairs through /dev/ckpt_tty.
 
-The module reports ``struct ckpt_tty_pair``: both ends as the kernel holds
-them, rings and all.  This module turns that into an Image (ring contents in
-reading order, positions relative to the reader) and back.
+The module reports a record (pyctl.record): both ends as the kernel holds
+them, with the bytes still to be read, echoed or received.  This module
+turns that into an Image (positions relative to the reader) and back.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import errno
 import os
 import time
 
-from . import _uapi, abi, compat, reachable
-from .errors import ImageError, PyctlError
+from . import _uapi, compat, reachable, record
+from .errors import ImageError, PyctlError, os_error
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
-from .lowlevel import Device
+from .lowlevel import EXPLAIN, Device
 from .pty import devpts_of, open_pty, open_pty_at
 
-__all__ = ["checkpoint", "restore", "image_to_kernel", "kernel_to_image"]
+__all__ = ["checkpoint", "checkpoint_many", "restore", "image_to_kernel", "kernel_to_image"]
 
 U64 = (1 << 64) - 1
 
@@ -42,13 +42,6 @@ def _signed(distance: int) -> int:
     return distance - (1 << 64) if distance >> 63 else distance
 
 
-def _ring(ring: bytes, start: int, count: int) -> bytes:
-    size = len(ring)
-    pos = start % size
-    first = ring[pos : pos + count]
-    return first + ring[: count - len(first)]
-
-
 def _termios_from(k: dict) -> Termios:
     return Termios(k["c_iflag"], k["c_oflag"], k["c_cflag"], k["c_lflag"], k["c_ispeed"], k["c_ospeed"],
                    k["c_line"], k["c_cc"])
@@ -59,14 +52,27 @@ def _termios_to(t: Termios) -> dict:
             "c_ospeed": t.ospeed, "c_line": t.line, "c_cc": t.cc}
 
 
+def _line_ends(bits: bytes) -> frozenset[int]:
+    """Positions of the set bits of a little-endian bitmap."""
+    out = []
+    for j, byte in enumerate(bits):
+        while byte:
+            low = byte & -byte
+            out.append(8 * j + low.bit_length() - 1)
+            byte ^= low
+    return frozenset(out)
+
+
+def _line_end_bits(line_ends: frozenset[int], n: int) -> bytes:
+    bits = bytearray((n + 7) // 8)
+    for i in line_ends:
+        bits[i // 8] |= 1 << (i % 8)
+    return bytes(bits)
+
+
 def _end_from_kernel(k: dict) -> End:
-    """``struct ckpt_tty_end`` -> End."""
+    """An end of a record (pyctl.record) -> End."""
     tail, echo_tail = k["read_tail"], k["echo_tail"]
-    n = (k["read_head"] - tail) & U64
-    flags_bits = k["read_flags"]
-    size = len(k["read_buf"])
-    line_ends = frozenset(i for i in range(n) if flags_bits[((tail + i) % size) // 8] >> ((tail + i) % 8) & 1)
-    count = k["flip_count"]
     return End(
         termios=_termios_from(k["termios"]),
         termios_locked=_termios_from(k["termios_locked"]),
@@ -84,25 +90,17 @@ def _end_from_kernel(k: dict) -> End:
         echo_tail=echo_tail,
         echo_commit=_signed(k["echo_commit"] - echo_tail),
         echo_mark=_signed(k["echo_mark"] - echo_tail),
-        input=_ring(k["read_buf"], tail, n),
-        line_ends=line_ends,
-        echo=_ring(k["echo_buf"], echo_tail, (k["echo_head"] - echo_tail) & U64),
-        flip=k["flip_data"][:count],
-        flip_flags=k["flip_flags"][:count] if k["flip_flagged"] else None,
+        input=k["input"],
+        line_ends=_line_ends(k["line_ends"]),
+        echo=k["echo"],
+        flip=k["flip_data"],
+        flip_flags=k["flip_flags"],
         flip_lookahead=k["flip_lookahead"],
     )
 
 
-def _end_to_kernel(e: End, size: int) -> dict:
-    """End -> ``struct ckpt_tty_end`` (as a dict for pyctl.abi)."""
-    read_buf, read_flags, echo_buf = bytearray(size), bytearray(size // 8), bytearray(size)
-    for i, byte in enumerate(e.input):
-        read_buf[(e.read_tail + i) % size] = byte
-    for i in e.line_ends:
-        pos = (e.read_tail + i) % size
-        read_flags[pos // 8] |= 1 << (pos % 8)
-    for i, byte in enumerate(e.echo):
-        echo_buf[(e.echo_tail + i) % size] = byte
+def _end_to_kernel(e: End) -> dict:
+    """End -> an end of a record (pyctl.record)."""
     return {
         "termios": _termios_to(e.termios),
         "termios_locked": _termios_to(e.termios_locked),
@@ -123,23 +121,32 @@ def _end_to_kernel(e: End, size: int) -> dict:
         "echo_head": (e.echo_tail + len(e.echo)) & U64,
         "echo_commit": (e.echo_tail + e.echo_commit) & U64,
         "echo_mark": (e.echo_tail + e.echo_mark) & U64,
-        "read_buf": bytes(read_buf), "read_flags": bytes(read_flags), "echo_buf": bytes(echo_buf),
         "flip_count": len(e.flip), "flip_lookahead": e.flip_lookahead,
         "flip_flagged": int(e.flip_flags is not None),
-        "flip_data": e.flip, "flip_flags": e.flip_flags or b"",
+        "input": e.input, "line_ends": _line_end_bits(e.line_ends, len(e.input)), "echo": e.echo,
+        "flip_data": e.flip, "flip_flags": e.flip_flags,
     }
 
 
 def kernel_to_image(pair: dict, info: ModuleInfo, created: int | None = None) -> Image:
     constants = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
                           info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
-    p = Pair(pair["slave"]["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
+    p = Pair(pair["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
     return Image(info.kernel_release, int(time.time()) if created is None else created, constants, [p])
 
 
-def image_to_kernel(pair: Pair, size: int) -> bytearray:
-    return abi.encode("ckpt_tty_pair", {"master": _end_to_kernel(pair.master, size),
-                                        "slave": _end_to_kernel(pair.slave, size)})
+def image_to_kernel(pair: Pair) -> bytearray:
+    """A pair of an image as a record for RESTORE."""
+    return record.encode({"index": pair.index, "master": _end_to_kernel(pair.master),
+                          "slave": _end_to_kernel(pair.slave)})
+
+
+def _devpts_instance(fd: int) -> DevptsInstance | None:
+    try:
+        where = devpts_of(fd)
+    except OSError:  # a hung-up master cannot name its peer; the instance is then not recorded
+        return None
+    return DevptsInstance(os.major(where.dev), os.minor(where.dev), os.fsencode(where.mountpoint))
 
 
 def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
@@ -147,16 +154,31 @@ def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
 
     Non-destructive: the pair and everyone using it go on as before.
     """
+    return checkpoint_many([fd], device=device)
+
+
+def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
+    """One image with a pair per fd, in order, taken in one call to the module.
+
+    Each pair is one consistent snapshot of its own (pairs are taken one
+    after the other).  An fd the module refuses raises its OSError, naming it.
+    """
+    fds = list(fds)
+    pairs = []
     with Device(device) as dev:
         info = dev.info()
-        pair = dev.checkpoint(fd)
-    image = kernel_to_image(pair, info)
-    try:
-        where = devpts_of(fd)
-    except OSError:  # a hung-up master cannot name its peer; the instance is then not recorded
-        pass
-    else:
-        image.pairs[0].devpts = DevptsInstance(os.major(where.dev), os.minor(where.dev), os.fsencode(where.mountpoint))
+        for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
+            chunk = fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]
+            for fd, rec in zip(chunk, dev.checkpoint_records(chunk)):
+                r = record.decode(rec)
+                if r["error"]:
+                    err = -r["error"]
+                    raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
+                pairs.append(r)
+    image = kernel_to_image(pairs[0], info)
+    image.pairs = [kernel_to_image(r, info).pairs[0] for r in pairs]
+    for fd, p in zip(fds, image.pairs):
+        p.devpts = _devpts_instance(fd)
     return image
 
 
@@ -201,7 +223,7 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
     with Device(device) as dev:
         info = dev.info()
         check_compatible(image, info)
-        buf = image_to_kernel(p, info.n_tty_buf_size)
+        buf = image_to_kernel(p)
         if index == "any":
             master, slave = open_pty(ptmx)
         elif index == "original" or (isinstance(index, int) and not isinstance(index, bool) and index >= 0):
@@ -247,6 +269,6 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
         if "restore_onto" not in info.feature_names:
             raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
         check_compatible(image, info)
-        buf = image_to_kernel(p, info.n_tty_buf_size)
+        buf = image_to_kernel(p)
         flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
         dev.restore(fd, buf, flags, f"restore onto fd {fd}", ONTO_ERRORS)

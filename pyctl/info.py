@@ -28,6 +28,7 @@ FEATURE_NAMES = {
     _uapi.CKPT_TTY_FEATURE_CHECKPOINT: "checkpoint",
     _uapi.CKPT_TTY_FEATURE_RESTORE: "restore",
     _uapi.CKPT_TTY_FEATURE_RESTORE_ONTO: "restore_onto",
+    _uapi.CKPT_TTY_FEATURE_RECORDS: "records",
 }
 
 

@@ -1,30 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0
 """The module's ioctls, one call each, on its own structures.
 
-For tests, fuzzers and tools that need the kernel's view: ``struct
-ckpt_tty_pair`` as pyctl.abi decodes it (a dict of fields), with no image
-around it and no checks of pyctl's own.  pyctl.checkpoint() and
-pyctl.restore() are built on these.
+For tests, fuzzers and tools that need the kernel's view: records (ABI 3,
+pyctl.record) as bytes or dicts, with no image around them and no checks of
+pyctl's own.  pyctl.checkpoint() and pyctl.restore() are built on these.
 
     with Device() as dev:
-        pair = dev.checkpoint(fd)             # dict; dev.checkpoint_bytes(fd) for the raw bytes
+        pair = dev.checkpoint(fd)             # dict; dev.checkpoint_bytes(fd) for the record's bytes
         dev.restore(other_fd, pair)           # EINVAL, EBUSY, ... as an OSError (pyctl.errors.os_error)
+        recs = dev.checkpoint_records(fds)    # many pairs in one call
+        errs = dev.restore_records([(fd, rec), ...])
 """
 
 from __future__ import annotations
 
+import array
 import ctypes
 import errno
 import fcntl
 import os
 
-from . import _uapi, abi
-from .errors import os_error
+from . import _uapi, abi, record
+from .errors import PyctlError, os_error
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
 
-__all__ = ["Device", "PAIR_SIZE"]
+__all__ = ["Device"]
 
-PAIR_SIZE = abi.sizeof("ckpt_tty_pair")
+ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
 
 # What each errno of CHECKPOINT and RESTORE means (kmod/uapi/linux/ckpt_tty.h).
 EXPLAIN = {
@@ -45,6 +47,7 @@ class Device:
     def __init__(self, path: str = DEVICE_PATH) -> None:
         self.path = path
         self.fd = open_device(path)
+        self._buf = bytearray(16384)  # grows when a record needs more
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -60,31 +63,107 @@ class Device:
     def info(self) -> ModuleInfo:
         return get_info(self.fd, self.path)
 
-    def pair_ioctl(self, request: int, fd: int, buf: bytearray, what: str, flags: int = 0,
-                   errors: dict[int, str] | None = None) -> None:
-        """CHECKPOINT or RESTORE with ``buf`` as the pair; an OSError explained by ``errors``."""
-        holder = (ctypes.c_char * len(buf)).from_buffer(buf)
-        arg = abi.encode("ckpt_tty_pair_arg", {"fd": fd, "flags": flags, "pair": ctypes.addressof(holder),
-                                               "pair_size": len(buf)})
-        explain = {**EXPLAIN, **(errors or {})}
+    def _ioctl(self, request: int, arg: bytearray, what: str, errors: dict[int, str] | None = None) -> None:
         try:
-            fcntl.ioctl(self.fd, request, bytes(arg))
+            fcntl.ioctl(self.fd, request, arg, True)
         except OSError as e:
+            explain = {**EXPLAIN, **(errors or {})}
             raise os_error(e.errno, f"{what}: {explain.get(e.errno, os.strerror(e.errno))}") from None
-        finally:
-            del holder
+
+    # ---- checkpoint ----
+
+    def checkpoint_records(self, fds: list[int]) -> list[memoryview]:
+        """CHECKPOINT of every fd in one call: one record each, in order (a failed fd's carries its error).
+
+        The records are views of this Device's buffer, valid until its next call.
+        """
+        if not 1 <= len(fds) <= _uapi.CKPT_TTY_BATCH_MAX:
+            raise ValueError(f"{len(fds)} fds: one to {_uapi.CKPT_TTY_BATCH_MAX} per call")
+        fd_array = array.array("i", fds)
+        out: list[memoryview] = []
+        start = 0
+        while start < len(fds):
+            holder = (ctypes.c_char * len(self._buf)).from_buffer(self._buf)
+            arg = abi.encode("ckpt_tty_checkpoint_arg", {
+                "fds": fd_array.buffer_info()[0] + start * fd_array.itemsize, "count": len(fds) - start,
+                "buf": ctypes.addressof(holder), "buf_size": len(self._buf)})
+            try:
+                fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_CHECKPOINT, arg, True)
+                err = 0
+            except OSError as e:
+                err = e.errno
+            finally:
+                del holder
+            result = abi.decode("ckpt_tty_checkpoint_arg", arg)
+            if err == errno.ENOSPC:  # the next record needs a bigger buffer
+                self._buf = bytearray(max(result["buf_used"], 2 * len(self._buf)))
+                continue
+            if err and (len(fds) - start > 1 or not result["done"]):
+                raise os_error(err, f"checkpoint: {EXPLAIN.get(err, os.strerror(err))}")
+            if not result["done"]:
+                raise PyctlError("checkpoint: the module wrote no record and gave no error")
+            got = record.split(bytes(self._buf[: result["buf_used"]]), result["buf_used"])
+            out += got
+            start += result["done"]
+        return out
 
     def checkpoint_bytes(self, fd: int) -> bytes:
-        """struct ckpt_tty_pair of the pair ``fd`` belongs to, as the kernel wrote it."""
-        buf = bytearray(PAIR_SIZE)
-        self.pair_ioctl(_uapi.CKPT_TTY_IOC_CHECKPOINT, fd, buf, f"checkpoint of fd {fd}")
-        return bytes(buf)
+        """The record of the pair ``fd`` belongs to, as the kernel wrote it."""
+        (rec,) = self.checkpoint_records([fd])
+        error = abi.decode("ckpt_tty_record", rec)["error"]
+        if error:
+            raise os_error(-error, f"checkpoint of fd {fd}: {EXPLAIN.get(-error, os.strerror(-error))}")
+        return bytes(rec)
 
     def checkpoint(self, fd: int) -> dict:
-        return abi.decode("ckpt_tty_pair", bytearray(self.checkpoint_bytes(fd)))
+        """The record of the pair ``fd`` belongs to, as a dict (pyctl.record)."""
+        return record.decode(self.checkpoint_bytes(fd))
 
-    def restore(self, fd: int, pair: dict | bytes, flags: int = 0, what: str = "restore",
+    # ---- restore ----
+
+    def restore_records(self, items: list[tuple[int, bytes | bytearray]], flags: int = 0, what: str = "restore",
+                        errors: dict[int, str] | None = None) -> list[int]:
+        """RESTORE of every (fd, record) in one call; the errno of each (0: restored).
+
+        Every record is checked before any pair is touched: when one is
+        refused, nothing is restored and the OSError names the pair.  After
+        that, a pair that cannot take its record (EBUSY, ENOMEM) has its
+        errno in the list and the others are restored.
+        """
+        if not 1 <= len(items) <= _uapi.CKPT_TTY_BATCH_MAX:
+            raise ValueError(f"{len(items)} pairs: one to {_uapi.CKPT_TTY_BATCH_MAX} per call")
+        buf, table = bytearray(), bytearray()
+        for fd, rec in items:
+            table += abi.encode("ckpt_tty_restore_item", {"fd": fd, "offset": len(buf)})
+            buf += rec
+            buf += bytes(-len(buf) % 8)
+        if not buf:
+            buf = bytearray(8)
+        table_holder = (ctypes.c_char * len(table)).from_buffer(table)
+        buf_holder = (ctypes.c_char * len(buf)).from_buffer(buf)
+        arg = abi.encode("ckpt_tty_restore_arg", {
+            "items": ctypes.addressof(table_holder), "count": len(items), "flags": flags,
+            "buf": ctypes.addressof(buf_holder), "buf_size": len(buf)})
+        try:
+            fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_RESTORE, arg, True)
+            err = 0
+        except OSError as e:
+            err = e.errno
+        finally:
+            del table_holder, buf_holder
+        each = [-abi.decode("ckpt_tty_restore_item", table, i * ITEM_SIZE)["error"] for i in range(len(items))]
+        if err and (len(items) > 1 or not each[0]):
+            explain = {**EXPLAIN, **(errors or {})}
+            first = next((i for i, e in enumerate(each) if e), None)
+            which = "" if first is None or len(items) == 1 else f" (pair {first})"
+            raise os_error(err, f"{what}{which}: {explain.get(err, os.strerror(err))}")
+        return each
+
+    def restore(self, fd: int, pair: dict | bytes | bytearray, flags: int = 0, what: str = "restore",
                 errors: dict[int, str] | None = None) -> None:
-        """RESTORE (``flags``: CKPT_TTY_RESTORE_*) of ``pair`` into the pair ``fd`` belongs to."""
-        buf = bytearray(pair) if isinstance(pair, (bytes, bytearray)) else abi.encode("ckpt_tty_pair", pair)
-        self.pair_ioctl(_uapi.CKPT_TTY_IOC_RESTORE, fd, buf, what, flags, errors)
+        """RESTORE (``flags``: CKPT_TTY_RESTORE_*) of one record into the pair ``fd`` belongs to."""
+        rec = pair if isinstance(pair, (bytes, bytearray)) else record.encode(pair)
+        (err,) = self.restore_records([(fd, rec)], flags, what, errors)
+        if err:
+            explain = {**EXPLAIN, **(errors or {})}
+            raise os_error(err, f"{what}: {explain.get(err, os.strerror(err))}")

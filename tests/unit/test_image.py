@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 import pyctl
-from pyctl import abi, ckpt, image as img
+from pyctl import abi, ckpt, image as img, record
 from pyctl.image import Constants, End, Image, ImageError, Pair, Termios, Winsize
 from pyctl.info import ModuleInfo
 
@@ -196,24 +196,39 @@ INFO = ModuleInfo(0, 1, 192, 1, 7, 4096, 19, 8, 64, 44, 8904, 0x405306E3B86B734B
 
 
 def test_kernel_conversion_round_trip():
-    """Image -> struct ckpt_tty_pair -> Image, wrap-around of the rings included."""
+    """Image -> record (ABI 3) -> Image, large ring positions included."""
     image = sample()
-    image.pairs[0].slave.read_tail = 4096 * 1000 - 5  # the unread bytes wrap the ring
+    image.pairs[0].slave.read_tail = 4096 * 1000 - 5
     image.pairs[0].slave.echo_tail = 2**64 - 2
-    raw = ckpt.image_to_kernel(image.pairs[0], 4096)
-    pair = abi.decode("ckpt_tty_pair", raw)
-    pair["slave"]["index"] = pair["master"]["index"] = 3
+    raw = ckpt.image_to_kernel(image.pairs[0])
+    pair = record.decode(raw)
+    assert pair["size"] == len(raw) and len(raw) % 8 == 0 and pair["index"] == image.pairs[0].index
     back = ckpt.kernel_to_image(pair, INFO, created=image.created)
     assert back.pairs == image.pairs
     slave = pair["slave"]
-    assert slave["read_buf"][4091:4096] == b"one\nt" and slave["read_buf"][:7] == b"wo\nhalf"
+    assert slave["input"] == b"one\ntwo\nhalf" and slave["line_ends"] == bytes([0x88, 0x00])
     assert slave["read_head"] - slave["read_tail"] == 12
+    assert record.encode(pair) == raw
+
+
+def test_record_layout_pads_each_part_and_counts_it():
+    image = sample()
+    raw = ckpt.image_to_kernel(image.pairs[0])
+    m, s = record.decode(raw)["master"], record.decode(raw)["slave"]
+    for e in (m, s):
+        assert e["data_size"] == record.end_data_size(len(e["input"]), len(e["echo"]), e["flip_count"],
+                                                      e["flip_flags"] is not None)
+    assert len(raw) == record.HEADER_SIZE + 2 * record.END_SIZE + m["data_size"] + s["data_size"]
+    two = bytes(raw) + bytes(raw)
+    assert [bytes(r) for r in record.split(two, len(two))] == [bytes(raw), bytes(raw)]
+    with pytest.raises(ValueError):
+        record.split(two, len(two) - 8)
 
 
 def test_flag_bits_are_mapped_by_name():
     image = sample()
     image.pairs[0].master.flags = 1 << img.TTY_FLAGS.index("packet")
-    pair = abi.decode("ckpt_tty_pair", ckpt.image_to_kernel(image.pairs[0], 4096))
+    pair = record.decode(ckpt.image_to_kernel(image.pairs[0]))
     from pyctl import _uapi
     assert pair["master"]["flags"] == _uapi.CKPT_TTY_END_PACKET
     assert pair["slave"]["ntty_flags"] == _uapi.CKPT_TTY_NTTY_ICANON

@@ -8,8 +8,9 @@ runs it; `python -m tests.vm --kernel 6.1-debug -- python -m
 tests.vm.fuzz_restore --seconds 1800` for a long run).  Each case takes a
 seed state (a real checkpoint of a pair in one of many conditions), applies
 one to four field-aware mutations (ring positions near every boundary and
-wrap, flags, counts, ring and echo-op contents, termios bits) or draws a
-random structure, and restores it into a new pair or, with ONTO|FORCE, onto
+wrap, flags, counts, ring and echo-op contents, termios bits, record and
+part sizes) or draws a random record, mostly with its parts then made as
+long as its indices say (so the rules, not the size checks, judge it), and restores it into a new pair or, with ONTO|FORCE, onto
 a pair in use.  Every accepted state is then exercised: reads and writes both
 ways, echo, flow-control and editing characters, termios changes, flushes,
 a checkpoint that must restore again (the kernel takes back every state it
@@ -35,7 +36,7 @@ import termios
 import threading
 import time
 
-from pyctl import _uapi, abi
+from pyctl import _uapi, abi, record
 from pyctl.lowlevel import Device
 from pyctl.pty import open_pty
 
@@ -158,11 +159,12 @@ def mutate_termios(rng, pair, end):
 
 def mutate_ring(rng, pair, end):
     e = pair[end]
-    name = rng.choice(("read_buf", "echo_buf", "read_flags"))
+    name = rng.choice(("input", "echo", "line_ends"))
     buf = bytearray(e[name])
-    base = e["echo_tail"] if name == "echo_buf" else e["read_tail"]
+    if not buf:
+        return f"{end}.{name} (empty)"
     for _ in range(rng.randint(1, 8)):
-        pos = (base + rng.randrange(-8, 64)) % len(buf) if name != "read_flags" else rng.randrange(len(buf))
+        pos = rng.randrange(len(buf)) if rng.random() < 0.5 else rng.choice((0, len(buf) - 1))
         buf[pos] = rng.choice(CONTROL_BYTES) if rng.random() < 0.6 else rng.getrandbits(8)
     e[name] = bytes(buf)
     return f"{end}.{name}"
@@ -174,7 +176,7 @@ def mutate_flip(rng, pair, end):
     if choice == 0:
         n = rng.choice((0, 1, 255, 256, 4096, _uapi.CKPT_TTY_FLIP_MAX, _uapi.CKPT_TTY_FLIP_MAX + 1))
         e["flip_count"] = n
-        data = bytearray(b"z" * min(n, _uapi.CKPT_TTY_FLIP_MAX)).ljust(_uapi.CKPT_TTY_FLIP_MAX, b"\0")
+        data = bytearray(b"z" * min(n, _uapi.CKPT_TTY_FLIP_MAX))
         data[:min(n, 64)] = bytes(rng.choice(CONTROL_BYTES) for _ in range(min(n, 64)))
         e["flip_data"] = bytes(data)
     elif choice == 1:
@@ -183,7 +185,7 @@ def mutate_flip(rng, pair, end):
     elif choice == 2:
         e["flip_flagged"] = 1
         e["flip_flags"] = bytes(rng.randrange(6) for _ in range(min(e["flip_count"], _uapi.CKPT_TTY_FLIP_MAX)))
-    else:
+    elif e["flip_data"]:
         data = bytearray(e["flip_data"])
         data[rng.randrange(len(data))] = rng.getrandbits(8)
         e["flip_data"] = bytes(data)
@@ -192,22 +194,73 @@ def mutate_flip(rng, pair, end):
 
 def mutate_misc(rng, pair, end):
     e = pair[end]
-    name = rng.choice(("ws_row", "ws_col", "reserved0", "reserved1", "index", "pad", "reserved"))
+    name = rng.choice(("ws_row", "ws_col", "pad", "reserved", "data_size", "record.size", "record.error",
+                       "record.reserved", "record.index"))
     if name == "pad":
         e["termios"]["pad"] = bytes([1, 0, 0, 0])
     elif name == "reserved":
-        e["reserved"] = (0,) * 7 + (1,)
+        e["reserved"] = (0,) * 3 + (1,)
+    elif name == "data_size":  # the parts stay; the header lies about them
+        e["data_size"] = rng.choice((0, 8, 4096, rng.getrandbits(32)))
+        pair["sizes_as_given"] = True
+    elif name == "record.size":
+        pair["size"] = rng.choice((0, 8, 32, 33, _uapi.CKPT_TTY_RECORD_MAX + 8, rng.getrandbits(32)))
+        pair["sizes_as_given"] = True
+    elif name == "record.error":
+        pair["error"] = rng.choice((-1, -22, 1))
+    elif name == "record.reserved":
+        pair["reserved"] = (0, 1)
+    elif name == "record.index":
+        pair["index"] = rng.getrandbits(32)
     else:
         e[name] = rng.getrandbits(16)
     return f"{end}.{name}"
+
+
+def encode(pair: dict) -> bytearray:
+    """The record's bytes, with the sizes a mutation made up if it made some."""
+    fields = {k: v for k, v in pair.items() if k != "sizes_as_given"}
+    return record.encode(fields, keep_sizes=pair.get("sizes_as_given", False))
+
+
+def fit_parts(pair: dict) -> None:
+    """Make each end's parts as long as its indices say, where they can be: the
+    rules then see the state, not a size mismatch (which a few cases keep)."""
+    for end in ("master", "slave"):
+        e = pair[end]
+        n = (e["read_head"] - e["read_tail"]) & U64
+        if n <= RING:
+            e["input"] = (e["input"] + b"x" * n)[:n]
+            bits = bytearray((e["line_ends"] + bytes(n))[: (n + 7) // 8])
+            if n % 8:
+                bits[-1] &= (1 << (n % 8)) - 1
+            e["line_ends"] = bytes(bits)
+        n = (e["echo_head"] - e["echo_tail"]) & U64
+        if n <= RING:
+            e["echo"] = (e["echo"] + b"e" * n)[:n]
+        n = e["flip_count"]
+        if n <= _uapi.CKPT_TTY_FLIP_MAX:
+            e["flip_data"] = (e["flip_data"] + b"z" * n)[:n]
+            if e["flip_flagged"]:
+                e["flip_flags"] = ((e["flip_flags"] or b"") + bytes(n))[:n]
+        e["flip_flags"] = e["flip_flags"] if e["flip_flagged"] else None
 
 
 MUTATORS = (mutate_index, mutate_index, mutate_index, mutate_flags, mutate_termios, mutate_termios,
             mutate_ring, mutate_flip, mutate_misc)
 
 
+def empty_record() -> dict:
+    """A record with both ends zero and no data."""
+    pair = {"index": 0}
+    for end in ("master", "slave"):
+        pair[end] = abi.zeroed("ckpt_tty_end")
+        pair[end].update(input=b"", line_ends=b"", echo=b"", flip_data=b"", flip_flags=None)
+    return pair
+
+
 def random_structure(rng: random.Random) -> dict:
-    pair = abi.zeroed("ckpt_tty_pair")
+    pair = empty_record()
     for end in ("master", "slave"):
         for _ in range(rng.randint(1, 12)):
             rng.choice(MUTATORS)(rng, pair, end)
@@ -282,7 +335,7 @@ def _settled(dev: Device, pair: dict) -> dict | bytes:
     info = dev.info()
     p = kernel_to_image(pair, info).pairs[0]
     settled = reachable.settle(p)
-    return pair if settled is p else image_to_kernel(settled, info.n_tty_buf_size)
+    return pair if settled is p else image_to_kernel(settled)
 
 
 def _rules_broken(dev: Device, pair: dict) -> list[str]:
@@ -348,13 +401,15 @@ def run(seconds: float, seed: int, first: int = 0, out=sys.stdout) -> Stats:
                 pair = copy.deepcopy(base)
                 what = [rng.choice(MUTATORS)(rng, pair, rng.choice(("master", "slave")))
                         for _ in range(rng.randint(1, 4))]
+            if rng.random() < 0.9:
+                fit_parts(pair)
             onto = rng.random() < 0.3
             current.update(case=k, since=time.monotonic(), what=f"{name}: {', '.join(what)}, onto={onto}")
             m, s = _onto_target(rng) if onto else open_pty()
             try:
                 flags = _uapi.CKPT_TTY_RESTORE_ONTO | _uapi.CKPT_TTY_RESTORE_FORCE if onto else 0
                 try:
-                    dev.restore(m, pair, flags)
+                    dev.restore(m, encode(pair), flags)
                 except OSError as e:
                     stats.refused[e.errno] += 1
                 else:
