@@ -8,6 +8,7 @@ generated pyctl/_uapi.py, so nothing here knows a field by heart.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from . import _uapi
@@ -23,25 +24,37 @@ def _fields(name: str):
     return _uapi.STRUCTS[name][1]
 
 
+@functools.lru_cache(maxsize=None)
+def _reader(name: str):
+    """One struct.Struct for the whole structure and a function from its values to the dict."""
+    fmt = _uapi.STRUCTS[name][0]
+    plan = []  # (field, how): how is 1 (one value), n > 1 (a tuple of n) or a nested structure's builder
+    for field, _, _, count, ctype in _fields(name):
+        if ctype in _uapi.SCALAR_FORMATS:
+            plan.append((field, 1 if ctype == "__u8" or count == 1 else count))
+        else:
+            plan.append((field, [_reader(ctype)[1]] * count if count > 1 else _reader(ctype)[1]))
+
+    def build(values) -> dict:
+        out = {}
+        for field, how in plan:
+            if how == 1:
+                out[field] = next(values)
+            elif isinstance(how, int):
+                out[field] = tuple(next(values) for _ in range(how))
+            elif isinstance(how, list):
+                out[field] = [b(values) for b in how]
+            else:
+                out[field] = how(values)
+        return out
+
+    return struct.Struct(fmt), build
+
+
 def decode(name: str, data: bytes, offset: int = 0) -> dict:
     """``struct name`` at ``offset`` of ``data`` as a dict."""
-    out = {}
-    for field, foff, size, count, ctype in _fields(name):
-        pos = offset + foff
-        if ctype in _uapi.SCALAR_FORMATS:
-            letter = _uapi.SCALAR_FORMATS[ctype]
-            if ctype == "__u8" and count > 1:
-                out[field] = bytes(data[pos : pos + size])
-            elif count > 1:
-                out[field] = struct.unpack_from(f"={count}{letter}", data, pos)
-            else:
-                out[field] = struct.unpack_from(f"={letter}", data, pos)[0]
-        elif count > 1:
-            step = sizeof(ctype)
-            out[field] = [decode(ctype, data, pos + i * step) for i in range(count)]
-        else:
-            out[field] = decode(ctype, data, pos)
-    return out
+    layout, build = _reader(name)
+    return build(iter(layout.unpack_from(data, offset)))
 
 
 def encode(name: str, values: dict, buf: bytearray | None = None, offset: int = 0) -> bytearray:
