@@ -28,6 +28,9 @@ __all__ = ["Device"]
 
 ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
 
+# ModuleInfo of the loaded module, keyed by its device node's identity
+_INFO: dict[tuple[int, int, int], ModuleInfo] = {}
+
 # What each errno of CHECKPOINT and RESTORE means (kmod/uapi/linux/ckpt_tty.h).
 EXPLAIN = {
     errno.EBADF: "not an open file descriptor",
@@ -61,7 +64,15 @@ class Device:
         self.close()
 
     def info(self) -> ModuleInfo:
-        return get_info(self.fd, self.path)
+        """GET_INFO, asked once per loaded module: a reload makes a new device node."""
+        st = os.fstat(self.fd)
+        key = (st.st_dev, st.st_ino, st.st_rdev)
+        info = _INFO.get(key)
+        if info is None:
+            info = get_info(self.fd, self.path)
+            _INFO.clear()
+            _INFO[key] = info
+        return info
 
     def _ioctl(self, request: int, arg: bytearray, what: str, errors: dict[int, str] | None = None) -> None:
         try:
