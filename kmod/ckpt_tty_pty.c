@@ -33,6 +33,9 @@
 #include "ckpt_tty.h"
 #include "ntty_layout.h"
 
+#define CREATE_TRACE_POINTS
+#include "ckpt_tty_trace.h"
+
 static_assert(CKPT_TTY_RING_SIZE == N_TTY_BUF_SIZE);
 static_assert(CKPT_TTY_RING_FLAG_BYTES * 8 == N_TTY_BUF_SIZE);
 static_assert(CKPT_TTY_NCCS == NCCS);
@@ -127,6 +130,7 @@ struct ckpt_tty_pair_ref {
 	struct tty_struct *slave;
 	struct tty_ldisc *ld_master;
 	struct tty_ldisc *ld_slave;
+	unsigned int op;	/* CKPT_TTY_TRACE_OP_*: what the pair is locked for */
 };
 
 /* Resolve fd to a UNIX98 pty pair; holds the file and both ttys. */
@@ -220,6 +224,7 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 	ret = ckpt_tty_lock_killable(p->master);
 	if (ret)
 		return ret;
+	trace_ckpt_tty_locked(p->slave->index, p->op);
 	ret = ckpt_tty_lock_killable(p->slave);
 	if (ret)
 		goto err_unlock_master;
@@ -267,6 +272,7 @@ err_unlock:
 	tty_unlock(p->slave);
 err_unlock_master:
 	tty_unlock(p->master);
+	trace_ckpt_tty_unlocked(p->slave->index, p->op);
 	return ret;
 }
 
@@ -280,6 +286,7 @@ static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 	tty_ldisc_deref(p->ld_master);
 	tty_unlock(p->slave);
 	tty_unlock(p->master);
+	trace_ckpt_tty_unlocked(p->slave->index, p->op);
 }
 
 /* ---- checkpoint ---- */
@@ -477,6 +484,7 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	ws = p.slave->winsize;
 	mutex_unlock(&p.slave->winsize_mutex);
 
+	p.op = CKPT_TTY_TRACE_OP_CHECKPOINT;
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
@@ -818,6 +826,7 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 	 */
 	ckpt_tty_load_termios(&kt_master, &pair->master.e->termios);
 	ckpt_tty_load_termios(&kt_slave, &pair->slave.e->termios);
+	p.op = CKPT_TTY_TRACE_OP_RESTORE_CHECK;
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
@@ -830,6 +839,7 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 		goto out_put;
 
 	ret = ckpt_tty_apply_modes(&p, pair, &kt_slave, flags);
+	p.op = CKPT_TTY_TRACE_OP_RESTORE;
 	if (!ret)
 		ret = ckpt_tty_lock_pair(&p);
 	if (ret)

@@ -281,6 +281,16 @@ struct ckpt_tty_restore_arg {
 #define CKPT_TTY_RESTORE_FORCE		(1U << 1)
 #define CKPT_TTY_RESTORE_FLAGS		0x3
 
+/*
+ * Tracepoints ckpt_tty:ckpt_tty_locked and ckpt_tty:ckpt_tty_unlocked
+ * (kmod/ckpt_tty_trace.h) bracket the time a pair is frozen; their op field
+ * says for what.  A restore freezes the pair twice: to check that it may
+ * take the image, and to install it.
+ */
+#define CKPT_TTY_TRACE_OP_CHECKPOINT	0
+#define CKPT_TTY_TRACE_OP_RESTORE_CHECK	1
+#define CKPT_TTY_TRACE_OP_RESTORE	2
+
 /* 0xC7 is unassigned in Documentation/userspace-api/ioctl/ioctl-number.rst */
 #define CKPT_TTY_IOC_TYPE		0xC7
 
