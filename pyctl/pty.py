@@ -8,6 +8,7 @@ import errno
 import fcntl
 import os
 import resource
+import select
 import struct
 
 from .errors import PyctlError, os_error
@@ -39,19 +40,60 @@ def pty_index(master: int) -> int:
     return struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
 
 
+def _parse_devpts(text: str) -> list[tuple[str, str]]:
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        sep = fields.index("-")
+        if fields[sep + 1] == "devpts":
+            out.append((fields[2], fields[4].encode().decode("unicode_escape")))  # \040 for spaces
+    return out
+
+
+class _MountTable:
+    """Devpts mounts of /proc/self/mountinfo, read again only when the mount table changed.
+
+    proc(5): the file is pollable, and a mount or unmount in the namespace
+    raises POLLPRI on an open descriptor until it is read again.  The cache
+    is this process's (a fork, or a move to another mount namespace, reads
+    afresh).
+    """
+
+    def __init__(self) -> None:
+        self.key: tuple[int, int] | None = None
+        self.fd = -1
+        self.poller = select.poll()
+        self.mounts: list[tuple[str, str]] = []
+
+    def _reload(self, key: tuple[int, int]) -> None:
+        if self.fd >= 0:
+            self.poller.unregister(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+        fd = os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        self.mounts = _parse_devpts(b"".join(chunks).decode(errors="surrogateescape"))
+        self.fd, self.key = fd, key
+        self.poller.register(fd, select.POLLPRI | select.POLLERR)
+
+    def devpts(self) -> list[tuple[str, str]]:
+        try:
+            key = (os.getpid(), os.stat("/proc/self/ns/mnt").st_ino)
+            if key != self.key or self.poller.poll(0):
+                self._reload(key)
+        except OSError:
+            self.key, self.mounts = None, []
+        return self.mounts
+
+
+_MOUNTS = _MountTable()
+
+
 def _devpts_mounts() -> list[tuple[str, str]]:
     """(major:minor, mount point) of every devpts mount in our mount namespace (/proc/self/mountinfo)."""
-    out = []
-    try:
-        with open("/proc/self/mountinfo") as f:
-            for line in f:
-                fields = line.split()
-                sep = fields.index("-")
-                if fields[sep + 1] == "devpts":
-                    out.append((fields[2], fields[4].encode().decode("unicode_escape")))  # \040 for spaces
-    except OSError:
-        pass
-    return out
+    return _MOUNTS.devpts()
 
 
 def _mountpoint(dev: int) -> str:
