@@ -20,7 +20,7 @@ from .info import DEVICE_PATH, ModuleInfo
 from .lowlevel import EXPLAIN, Device
 from .pty import devpts_of, open_pty, open_pty_at
 
-__all__ = ["checkpoint", "checkpoint_many", "restore", "image_to_kernel", "kernel_to_image"]
+__all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to_kernel", "kernel_to_image"]
 
 U64 = (1 << 64) - 1
 
@@ -240,6 +240,48 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
         os.close(slave)
         return master, None
     return master, slave
+
+
+def restore_many(image: Image, *, ptmx: str = "/dev/ptmx", device: str = DEVICE_PATH) -> list[tuple[int, int | None]]:
+    """Restore every pair of ``image`` into new ptys from ``ptmx`` (the lowest free
+    indices), in one call to the module: [(master_fd, slave_fd), ...] in order.
+
+    Every pair is checked (here, then by the module) before any is
+    installed; if one is refused, no pty is left behind and the error names
+    it.  A slave closed at checkpoint time is closed again, as in restore().
+    """
+    settled = [_restorable_pair(image, k) for k in range(len(image.pairs))]
+    opened: list[tuple[int, int]] = []
+    try:
+        with Device(device) as dev:
+            check_compatible(image, dev.info())
+            items = []
+            for p in settled:
+                if p.master.has("other_closed"):
+                    bit = 1 << TTY_FLAGS.index("other_closed")
+                    p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
+                opened.append(open_pty(ptmx))
+                items.append((opened[-1][0], image_to_kernel(p)))
+            for start in range(0, len(items), _uapi.CKPT_TTY_BATCH_MAX):
+                chunk = items[start : start + _uapi.CKPT_TTY_BATCH_MAX]
+                errors = dev.restore_records(chunk)
+                bad = next((k for k, e in enumerate(errors) if e), None)
+                if bad is not None:
+                    err = errors[bad]
+                    raise os_error(err, f"restore of pair {start + bad}: {EXPLAIN.get(err, os.strerror(err))}")
+    except BaseException:
+        for m, s in opened:
+            os.close(m)
+            os.close(s)
+        raise
+    out: list[tuple[int, int | None]] = []
+    for p, (m, s) in zip(settled, opened):
+        if p.master.has("other_closed"):
+            os.close(s)
+            out.append((m, None))
+        else:
+            out.append((m, s))
+    return out
 
 
 ONTO_ERRORS = {

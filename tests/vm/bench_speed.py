@@ -147,8 +147,8 @@ def single_pair(rounds: int, calls: int) -> dict[str, float]:
 
 # ---- many pairs ----
 
-def many_pairs(counts: list[int]) -> dict[int, tuple[float, float, float]]:
-    """(checkpoint, restore, batch checkpoint) microseconds per pair with N pairs open, for each N."""
+def many_pairs(counts: list[int]) -> dict[int, tuple[float, float, float, float]]:
+    """(checkpoint, restore, batch checkpoint, batch restore) microseconds per pair with N pairs open."""
     need = 2 * max(counts) + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 2 * need:
@@ -173,11 +173,14 @@ def many_pairs(counts: list[int]) -> dict[int, tuple[float, float, float]]:
         batch_image = pyctl.checkpoint_many([s for _, s in pairs])
         batch = (time.perf_counter_ns() - start) / n / 1000
         assert [p.slave.input for p in batch_image.pairs] == [i.pairs[0].slave.input for i in images]
+        start = time.perf_counter_ns()
+        restored += pyctl.restore_many(batch_image)
+        batch_rest = (time.perf_counter_ns() - start) / n / 1000
         for fd in (fd for pair in pairs + restored for fd in pair):
             os.close(fd)
-        out[n] = (ckpt, rest, batch)
+        out[n] = (ckpt, rest, batch, batch_rest)
         print(f"bench: {n} pairs: checkpoint {ckpt:.0f} us/pair, restore {rest:.0f} us/pair, "
-              f"batch checkpoint {batch:.0f} us/pair", flush=True)
+              f"batch checkpoint {batch:.0f} us/pair, batch restore {batch_rest:.0f} us/pair", flush=True)
     return out
 
 
@@ -282,8 +285,9 @@ def svg_plot(path: str, many: dict[int, tuple[float, ...]], single: dict[str, fl
                      f'<text x="{pad - 6}" y="{y + 4:.0f}" text-anchor="end">{10 ** exp:g}</text>')
     series = [("pyctl.checkpoint", "#c00", [(n, many[n][0]) for n in xs]),
               ("pyctl.restore", "#00c", [(n, many[n][1]) for n in xs])]
-    if all(len(many[n]) > 2 for n in xs):
+    if all(len(many[n]) > 3 for n in xs):
         series.append(("pyctl.checkpoint_many", "#a0a", [(n, many[n][2]) for n in xs]))
+        series.append(("pyctl.restore_many", "#0aa", [(n, many[n][3]) for n in xs]))
     anchors = [("floor (tcgetattr+TIOCGWINSZ+FIONREAD)", "#080", single["floor"]),
                ("read-and-refill (CRIU's way)", "#888", single["read-and-refill"]),
                ("openpty + close", "#a60", single["openpty + close"])]
@@ -354,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
              last[1] / first[1] <= 1.5),
         goal(f"batch checkpoint per pair / single calls, {counts[-1]} pairs", last[2] / last[0], "<= 0.5",
              last[2] / last[0] <= 0.5),
+        goal(f"batch restore per pair / single calls, {counts[-1]} pairs", last[3] / last[1], "<= 0.5",
+             last[3] / last[1] <= 0.5),
         goal("flood throughput lost at 100 checkpoints/s (%)", 100 * (1 - busy / alone), "< 5",
              1 - busy / alone < 0.05),
     ):
