@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 import pyctl
-from pyctl import abi, ckpt, image as img, record
+from pyctl import ckpt, image as img, record
 from pyctl.image import Constants, End, Image, ImageError, Pair, Termios, Winsize
 from pyctl.info import ModuleInfo
 

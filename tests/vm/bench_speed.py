@@ -40,7 +40,6 @@ import threading
 import time
 
 import pyctl
-from pyctl import _uapi
 from pyctl.lowlevel import Device
 from pyctl.pty import open_pty
 

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import pyctl
-from pyctl import _uapi, abi, ckpt
+from pyctl import _uapi, ckpt
 from pyctl.pty import open_pty
 
 from .ttyutil import TIOCINQ, get_int, get_termios2, reads, set_winsize, settle, winsize
