@@ -13,6 +13,7 @@ import errno
 import os
 from pathlib import Path
 
+from . import lowlevel
 from .errors import PyctlError, os_error
 from .kofile import read_ko
 
@@ -116,6 +117,7 @@ def unload() -> None:
     """rmmod ckpt_tty; fails at once, not after a wait, if it is in use."""
     if not is_loaded():
         raise PyctlError(f"{MODULE_NAME} is not loaded")
+    lowlevel.release_shared()  # this process's own open devices would pin it
     with _Module() as m:
         ret = m.lib.kmod_module_remove_module(m.mod, KMOD_REMOVE_NOWAIT)
     if ret < 0:

@@ -10,6 +10,11 @@ pyctl's own.  pyctl.checkpoint() and pyctl.restore() are built on these.
         dev.restore(other_fd, pair)           # EINVAL, EBUSY, ... as an OSError (pyctl.errors.os_error)
         recs = dev.checkpoint_records(fds)    # many pairs in one call
         errs = dev.restore_records([(fd, rec), ...])
+
+pyctl.checkpoint() and pyctl.restore() use shared(): one open device per
+thread, kept open between calls (opening it costs as much as a checkpoint).
+An open device pins the module: release_shared() closes them, and
+pyctl.kmod.unload() calls it first.
 """
 
 from __future__ import annotations
@@ -19,14 +24,19 @@ import ctypes
 import errno
 import fcntl
 import os
+import struct
+import threading
 
 from . import _uapi, abi, record
 from .errors import PyctlError, os_error
 from .info import DEVICE_PATH, ModuleInfo, get_info, open_device
 
-__all__ = ["Device"]
+__all__ = ["Device", "release_shared", "shared"]
 
 ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
+CHECKPOINT_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_checkpoint_arg"][0])
+_ARG_FIELDS = [f[0] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1]]
+_BUF_USED, _DONE = _ARG_FIELDS.index("buf_used"), _ARG_FIELDS.index("done")
 
 # ModuleInfo of the loaded module, keyed by its device node's identity
 _INFO: dict[tuple[int, int, int], ModuleInfo] = {}
@@ -50,7 +60,12 @@ class Device:
     def __init__(self, path: str = DEVICE_PATH) -> None:
         self.path = path
         self.fd = open_device(path)
-        self._buf = bytearray(16384)  # grows when a record needs more
+        self._info: ModuleInfo | None = None
+        self._grow(16384)  # grows when a record needs more
+
+    def _grow(self, size: int) -> None:
+        self._buf = ctypes.create_string_buffer(size)
+        self._buf_address = ctypes.addressof(self._buf)
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -65,6 +80,8 @@ class Device:
 
     def info(self) -> ModuleInfo:
         """GET_INFO, asked once per loaded module: a reload makes a new device node."""
+        if self._info is not None:  # an open device pins the module it came from
+            return self._info
         st = os.fstat(self.fd)
         key = (st.st_dev, st.st_ino, st.st_rdev)
         info = _INFO.get(key)
@@ -72,6 +89,7 @@ class Device:
             info = get_info(self.fd, self.path)
             _INFO.clear()
             _INFO[key] = info
+        self._info = info
         return info
 
     def _ioctl(self, request: int, arg: bytearray, what: str, errors: dict[int, str] | None = None) -> None:
@@ -91,31 +109,29 @@ class Device:
         if not 1 <= len(fds) <= _uapi.CKPT_TTY_BATCH_MAX:
             raise ValueError(f"{len(fds)} fds: one to {_uapi.CKPT_TTY_BATCH_MAX} per call")
         fd_array = array.array("i", fds)
+        fds_address = fd_array.buffer_info()[0]
         out: list[memoryview] = []
         start = 0
         while start < len(fds):
-            holder = (ctypes.c_char * len(self._buf)).from_buffer(self._buf)
-            arg = abi.encode("ckpt_tty_checkpoint_arg", {
-                "fds": fd_array.buffer_info()[0] + start * fd_array.itemsize, "count": len(fds) - start,
-                "buf": ctypes.addressof(holder), "buf_size": len(self._buf)})
+            arg = bytearray(CHECKPOINT_ARG.size)
+            CHECKPOINT_ARG.pack_into(arg, 0, fds_address + start * fd_array.itemsize, len(fds) - start, 0,
+                                     self._buf_address, len(self._buf), 0, 0, 0, 0, 0)
             try:
                 fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_CHECKPOINT, arg, True)
                 err = 0
             except OSError as e:
                 err = e.errno
-            finally:
-                del holder
-            result = abi.decode("ckpt_tty_checkpoint_arg", arg)
+            result = CHECKPOINT_ARG.unpack_from(arg)
+            used, done = result[_BUF_USED], result[_DONE]
             if err == errno.ENOSPC:  # the next record needs a bigger buffer
-                self._buf = bytearray(max(result["buf_used"], 2 * len(self._buf)))
+                self._grow(max(used, 2 * len(self._buf)))
                 continue
-            if err and (len(fds) - start > 1 or not result["done"]):
+            if err and (len(fds) - start > 1 or not done):
                 raise os_error(err, f"checkpoint: {EXPLAIN.get(err, os.strerror(err))}")
-            if not result["done"]:
+            if not done:
                 raise PyctlError("checkpoint: the module wrote no record and gave no error")
-            got = record.split(bytes(self._buf[: result["buf_used"]]), result["buf_used"])
-            out += got
-            start += result["done"]
+            out += record.split(ctypes.string_at(self._buf_address, used), used)
+            start += done
         return out
 
     def checkpoint_bytes(self, fd: int) -> bytes:
@@ -178,3 +194,29 @@ class Device:
         if err:
             explain = {**EXPLAIN, **(errors or {})}
             raise os_error(err, f"{what}: {explain.get(err, os.strerror(err))}")
+
+
+# ---- one device per thread, kept open ----
+
+_local = threading.local()
+_opened: list[Device] = []  # every thread's, for release_shared()
+_opened_lock = threading.Lock()
+
+
+def shared(path: str = DEVICE_PATH) -> Device:
+    """This thread's open device at ``path``, opened on first use and then kept."""
+    dev = getattr(_local, "device", None)
+    if dev is None or dev.fd < 0 or dev.path != path:
+        dev = Device(path)
+        _local.device = dev
+        with _opened_lock:
+            _opened.append(dev)
+    return dev
+
+
+def release_shared() -> None:
+    """Close every thread's shared device (so the module can be unloaded); the next call opens again."""
+    with _opened_lock:
+        for dev in _opened:
+            dev.close()
+        _opened.clear()

@@ -10,6 +10,7 @@ import os
 import resource
 import select
 import struct
+import threading
 
 from .errors import PyctlError, os_error
 
@@ -56,10 +57,11 @@ class _MountTable:
     proc(5): the file is pollable, and a mount or unmount in the namespace
     raises POLLPRI on an open descriptor until it is read again.  The cache
     is this process's (a fork, or a move to another mount namespace, reads
-    afresh).
+    afresh); a lock serializes the threads that share it.
     """
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.key: tuple[int, int] | None = None
         self.fd = -1
         self.poller = select.poll()
@@ -79,6 +81,10 @@ class _MountTable:
         self.poller.register(fd, select.POLLPRI | select.POLLERR)
 
     def devpts(self) -> list[tuple[str, str]]:
+        with self.lock:
+            return self._devpts()
+
+    def _devpts(self) -> list[tuple[str, str]]:
         try:
             key = (os.getpid(), os.stat("/proc/self/ns/mnt").st_ino)
             if key != self.key or self.poller.poll(0):
@@ -89,6 +95,8 @@ class _MountTable:
 
 
 _MOUNTS = _MountTable()
+# A child forked while another thread held the lock would never get it
+os.register_at_fork(after_in_child=lambda: setattr(_MOUNTS, "lock", threading.Lock()))
 
 
 def _devpts_mounts() -> list[tuple[str, str]]:

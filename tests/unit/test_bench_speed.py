@@ -24,3 +24,34 @@ def test_goal_lines_say_met_missed_or_not_measured():
     assert bench_speed.goal("a / b", 1.5, "<= 2", True).endswith(" met")
     assert bench_speed.goal("a / b", 2.5, "<= 2", False).endswith("MISSED")
     assert "n/a" in bench_speed.goal("batch", None, "<= 0.5", None)
+
+
+TOOL_OUTPUT = """Tracing the frozen window of ckpt_tty checkpoints and restores... Hit Ctrl-C to end.
+
+checkpoint: 100 frozen windows, longest 40.2 usecs
+restore (check): 0 frozen windows, longest 0.0 usecs
+restore (install): 3 frozen windows, longest 9.1 usecs
+
+Bucket ptr = checkpoint
+     usecs               : count     distribution
+         0 -> 1          : 0        |                                        |
+         2 -> 3          : 60       |****************************************|
+         4 -> 7          : 38       |*************************               |
+         8 -> 15         : 1        |                                        |
+        16 -> 31         : 0        |                                        |
+        32 -> 63         : 1        |                                        |
+
+Bucket ptr = restore (install)
+     usecs               : count     distribution
+         8 -> 15         : 3        |****************************************|
+"""
+
+
+def test_frozen_histograms_parse_and_p99_is_the_bucket_bound():
+    hists = bench_speed.parse_histograms(TOOL_OUTPUT)
+    assert set(hists) == {"checkpoint", "restore (install)"}
+    assert sum(c for _, _, c in hists["checkpoint"]) == 100
+    # 99 of 100 windows are below 16 us: the 99th percentile is in "8 -> 15"
+    assert bench_speed.p99_bound(hists["checkpoint"]) == 16
+    assert bench_speed.p99_bound(hists["restore (install)"]) == 16
+    assert bench_speed.p99_bound([]) is None

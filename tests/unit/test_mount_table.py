@@ -42,3 +42,24 @@ def test_a_new_mount_is_seen_and_nothing_else_rereads():
                        capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                            os.path.abspath(__file__)))))
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stdout + r.stderr
+
+
+def test_threads_share_the_table():
+    # the stress test's checkpointer threads raised "concurrent poll() invocation" before the lock
+    import threading
+
+    errors = []
+
+    def ask():
+        try:
+            for _ in range(2000):
+                assert isinstance(pty._devpts_mounts(), list)
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

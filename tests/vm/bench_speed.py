@@ -29,8 +29,10 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import re
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -255,6 +257,70 @@ def flood(seconds: float, checkpoints_per_second: float) -> float:
     return rate
 
 
+# ---- the frozen window, from the bcc tool ----
+
+TOOL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "ckpt-tty-frozen")
+HIST_LINE = re.compile(r"^\s*(\d+) -> (\d+)\s*:\s*(\d+)")
+
+
+def parse_histograms(text: str) -> dict[str, list[tuple[int, int, int]]]:
+    """The tool's log2 histograms: {operation: [(low, high, count), ...]}."""
+    out: dict[str, list[tuple[int, int, int]]] = {}
+    section = None
+    for line in text.splitlines():
+        m = HIST_LINE.match(line)
+        if m and section is not None:
+            out[section].append((int(m[1]), int(m[2]), int(m[3])))
+        elif " = " in line and not m:
+            section = line.split(" = ", 1)[1].strip()
+            out[section] = []
+    return out
+
+
+def p99_bound(buckets: list[tuple[int, int, int]]) -> float | None:
+    """The high end of the bucket holding the 99th percentile (an upper bound of it)."""
+    total = sum(c for _, _, c in buckets)
+    if not total:
+        return None
+    seen = 0
+    for _, high, count in buckets:
+        seen += count
+        if seen >= 0.99 * total:
+            return float(high) + 1  # the bucket "4 -> 7" holds values below 8
+    return None
+
+
+def frozen_window(calls: int) -> dict[str, tuple[int, float | None]] | None:
+    """{operation: (frozen windows counted, p99 upper bound in us)} over ``calls``
+    checkpoints and restores of the measured pair; None without bcc."""
+    if not os.path.exists("/usr/lib/python3/dist-packages/bcc"):
+        print("bench: no python3-bpfcc, frozen window not measured", file=sys.stderr)
+        return None
+    if not os.path.exists("/sys/kernel/tracing/events"):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"], check=False)
+    tool = subprocess.Popen(["/usr/bin/python3", TOOL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = tool.stdout.readline()
+    if not first.startswith("Tracing"):
+        tool.kill()
+        print(f"bench: ckpt-tty-frozen did not start: {first}{tool.stderr.read()}", file=sys.stderr)
+        return None
+    m, s = held_pair()
+    image = pyctl.checkpoint(s)
+    for _ in range(calls):
+        pyctl.checkpoint(s)
+        a, b = pyctl.restore(image, index="any")
+        os.close(a)
+        os.close(b)
+    os.close(m)
+    os.close(s)
+    tool.send_signal(signal.SIGINT)
+    out, err = tool.communicate(timeout=60)
+    print(out, flush=True)
+    counts = {name: int(n) for name, n in re.findall(r"^(.+): (\d+) frozen windows", out, re.M)}
+    hists = parse_histograms(out)
+    return {name: (counts.get(name, 0), p99_bound(hists.get(name, []))) for name in counts}
+
+
 # ---- report ----
 
 def svg_plot(path: str, many: dict[int, tuple[float, ...]], single: dict[str, float]) -> None:
@@ -325,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench: kernel {os.uname().release}, {args.rounds} rounds of {args.calls} calls", flush=True)
     single = single_pair(args.rounds, args.calls)
     criu = criu_dump(3)
+    frozen = frozen_window(10 * args.calls)
     many = many_pairs(counts)
     alone_busy: list[tuple[float, float]] = []
     for _ in range(3):  # interleaved: a noisy moment hits both
@@ -361,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
              last[3] / last[1] <= 0.5),
         goal("flood throughput lost at 100 checkpoints/s (%)", 100 * (1 - busy / alone), "< 5",
              1 - busy / alone < 0.05),
+        *(goal(f"frozen window p99 / floor: {name} (bcc, {n} windows)", None if p99 is None else p99 / floor_us,
+               "<= 1", None if p99 is None else p99 <= floor_us)
+          for name, (n, p99) in (frozen or {}).items()),
     ):
         print(line)
     if args.svg:
