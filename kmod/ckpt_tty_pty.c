@@ -384,6 +384,24 @@ static void ckpt_tty_copy_from_ring(u8 *out, const u8 *ring, u64 from, u64 len)
 	memcpy(out + first, ring, len - first);
 }
 
+/*
+ * The read_flags bits of len ring positions from index from on, as a
+ * little-endian bitmap (out zeroed).  find_next_bit() goes a word at a
+ * time: input is mostly bytes that are not line ends.
+ */
+static void ckpt_tty_copy_line_ends(u8 *out, const unsigned long *ring_bits, u64 from, u64 len)
+{
+	unsigned long pos = from & (CKPT_TTY_RING_SIZE - 1);
+	unsigned long first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos), bit;
+
+	for (bit = find_next_bit(ring_bits, pos + first, pos); bit < pos + first;
+	     bit = find_next_bit(ring_bits, pos + first, bit + 1))
+		out[(bit - pos) / 8] |= 1U << ((bit - pos) % 8);
+	for (bit = find_next_bit(ring_bits, len - first, 0); bit < len - first;
+	     bit = find_next_bit(ring_bits, len - first, bit + 1))
+		out[(first + bit) / 8] |= 1U << ((first + bit) % 8);
+}
+
 /* One end into its header and data (zeroed, sized by size); all locks held. */
 static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_size *size,
 			      struct ckpt_tty_end *e, u8 *data)
@@ -391,7 +409,6 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 	void *ld = tty->disc_data;
 	unsigned long irqflags;
 	u8 *line_ends, *echo, *flip;
-	u64 i;
 
 	ckpt_tty_save_termios(&e->termios, &tty->termios);
 	ckpt_tty_save_termios(&e->termios_locked, &tty->termios_locked);
@@ -450,9 +467,7 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
 	flip = echo + ALIGN(size->echo_len, 8);
 	ckpt_tty_copy_from_ring(data, NTTY_BYTES(ld, READ_BUF), e->read_tail, size->input_len);
-	for (i = 0; i < size->input_len; i++)
-		if (test_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), NTTY_BITMAP(ld, READ_FLAGS)))
-			line_ends[i / 8] |= 1U << (i % 8);
+	ckpt_tty_copy_line_ends(line_ends, NTTY_BITMAP(ld, READ_FLAGS), e->read_tail, size->input_len);
 	ckpt_tty_copy_from_ring(echo, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, size->echo_len);
 	ckpt_tty_walk_flip(tty->port, NULL, e, flip,
 			   size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL);

@@ -19,7 +19,7 @@ from .errors import ImageError, PyctlError, os_error
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
 from .lowlevel import EXPLAIN, shared
-from .pty import devpts_of, open_pty, open_pty_at
+from .pty import room_for_fds, devpts_of, open_pty, open_pty_at
 
 __all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to_kernel", "kernel_to_image"]
 
@@ -262,6 +262,7 @@ def restore_many(image: Image, *, ptmx: str = "/dev/ptmx", device: str = DEVICE_
     it.  A slave closed at checkpoint time is closed again, as in restore().
     """
     settled = [_restorable_pair(image, k) for k in range(len(image.pairs))]
+    room_for_fds(2 * len(settled))
     opened: list[tuple[int, int]] = []
     try:
         dev = shared(device)

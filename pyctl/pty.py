@@ -14,7 +14,7 @@ import threading
 
 from .errors import PyctlError, os_error
 
-__all__ = ["Devpts", "IndexTaken", "devpts_of", "open_pty", "open_pty_at", "ptmx_of", "pty_index"]
+__all__ = ["Devpts", "IndexTaken", "devpts_of", "open_pty", "open_pty_at", "ptmx_of", "pty_index", "room_for_fds"]
 
 # include/uapi/asm-generic/ioctls.h
 TIOCSPTLCK = 0x40045431  # _IOW('T', 0x31, int)
@@ -163,7 +163,7 @@ def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int]:
     return _finish(os.open(ptmx, OPEN_FLAGS))
 
 
-def _room_for(fds: int) -> None:
+def room_for_fds(fds: int) -> None:
     """Raise our soft fd limit toward the hard one when holding ``fds`` more descriptors needs it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = fds + 64
@@ -179,7 +179,7 @@ def open_pty_at(index: int, ptmx: str = "/dev/ptmx") -> tuple[int, int]:
     ``index``, holding the lower ones meanwhile and closing them after: at
     most ``index`` + 1 opens.  IndexTaken when something else holds it.
     """
-    _room_for(index + 1)
+    room_for_fds(index + 1)
     held: list[int] = []
     try:
         while True:

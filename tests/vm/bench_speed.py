@@ -150,15 +150,15 @@ def single_pair(rounds: int, calls: int) -> dict[str, float]:
 
 def many_pairs(counts: list[int]) -> dict[int, tuple[float, float, float, float]]:
     """(checkpoint, restore, batch checkpoint, batch restore) microseconds per pair with N pairs open."""
-    need = 2 * max(counts) + 64
+    need = 6 * max(counts) + 64  # the pairs, and two restored copies of each
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 2 * need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(2 * need, soft), max(2 * need, hard)))
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(need, hard)))
     try:
         with open("/proc/sys/kernel/pty/max") as f:
-            if int(f.read()) < need:
+            if int(f.read()) < need // 2:
                 with open("/proc/sys/kernel/pty/max", "w") as w:
-                    w.write(str(need))
+                    w.write(str(need // 2))
     except OSError as e:
         print(f"bench: cannot raise kernel.pty.max ({e}); large counts may fail", file=sys.stderr)
     out = {}

@@ -74,6 +74,33 @@ def test_unread_lines_keep_their_boundaries(pairs):
     assert reads(a[1]) == expected
 
 
+@pytest.mark.parametrize("before_wrap", [1, 5, 64])
+def test_lines_across_the_ring_wrap_keep_their_boundaries(pairs, before_wrap):
+    # the module copies the line-end bits in two runs, up to the ring's end
+    # and from its start: put lines on both sides of that seam
+    a = pairs.new()
+    line = b"x" * 63 + b"\n"
+    consumed = 4096 - before_wrap - 3
+    for _ in range(consumed // 64):
+        typed(line)(*a)
+        assert reads(a[1]) == [line]
+    rest = consumed % 64
+    if rest:
+        typed(b"y" * (rest - 1) + b"\n")(*a)
+        assert len(b"".join(reads(a[1]))) == rest
+    reads(a[0])  # the echo
+    lines = [b"ab\n", b"c" * before_wrap + b"\n", b"\n", b"de\n"]
+    typed(b"".join(lines) + b"half")(*a)
+    reads(a[0])
+    image = pyctl.checkpoint(a[1])
+    ends = sorted(image.pairs[0].slave.line_ends)
+    assert ends == [2, 3 + before_wrap, 4 + before_wrap, 7 + before_wrap], ends
+    b = pairs.twin(a[0])
+    same(a, b, state)
+    assert reads(b[1]) == lines and reads(a[1]) == lines
+    same(a, b, typed(b"!\n"), slave_reads)
+
+
 def test_lines_read_back_exactly(pairs):
     a = pairs.new()
     typed(b"one\ntwo\n")(*a)
