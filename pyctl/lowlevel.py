@@ -26,6 +26,7 @@ import fcntl
 import os
 import struct
 import threading
+import weakref
 
 from . import _uapi, abi, record
 from .errors import PyctlError, os_error
@@ -71,6 +72,9 @@ class Device:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def __del__(self) -> None:  # a thread's shared device goes when the thread does
+        self.close()
 
     def __enter__(self) -> "Device":
         return self
@@ -199,7 +203,7 @@ class Device:
 # ---- one device per thread, kept open ----
 
 _local = threading.local()
-_opened: list[Device] = []  # every thread's, for release_shared()
+_opened: "weakref.WeakSet[Device]" = weakref.WeakSet()  # every live thread's, for release_shared()
 _opened_lock = threading.Lock()
 
 
@@ -210,13 +214,12 @@ def shared(path: str = DEVICE_PATH) -> Device:
         dev = Device(path)
         _local.device = dev
         with _opened_lock:
-            _opened.append(dev)
+            _opened.add(dev)
     return dev
 
 
 def release_shared() -> None:
     """Close every thread's shared device (so the module can be unloaded); the next call opens again."""
     with _opened_lock:
-        for dev in _opened:
+        for dev in list(_opened):
             dev.close()
-        _opened.clear()

@@ -105,7 +105,7 @@ def cycle(tmp_path, with_pyctl: bool) -> tuple[bytes, bytes]:
     os.close(s2)
     before = shown(m2, timeout=5)
     os.write(m2, b"ld\n")
-    after = shown(m2, until=b"got: ")
+    after = shown(m2, until=b"'\r\n")  # the end of the program's "got: '...'" line
     os.close(m2)
     return before, after
 

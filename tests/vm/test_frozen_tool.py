@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pyctl
 
+from .bench_speed import parse_histograms
+
 TOOL = Path(__file__).resolve().parents[2] / "tools" / "ckpt-tty-frozen"
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's python3-bpfcc is for it, not for the venv
 
@@ -45,6 +47,9 @@ def test_counts_match_what_was_done(pairs):
     assert "restore (check): 3 frozen windows" in out
     assert "restore (install): 3 frozen windows" in out
     assert "usecs" in out and "distribution" in out
+    hists = parse_histograms(out)  # and the histograms hold exactly those windows
+    assert {name: sum(c for _, _, c in rows) for name, rows in hists.items()} == \
+        {"checkpoint": 5, "restore (check)": 3, "restore (install)": 3}, out
 
 
 def test_help_has_examples():

@@ -49,7 +49,18 @@ def half_line_image(pairs, ptmx="/dev/ptmx"):
 
 
 def own_fds():
-    return sorted(os.listdir("/proc/self/fd"))
+    """Our open fds, each as "N -> what it is" (a failing comparison then says what leaked)."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:  # the directory's own fd, closed by now
+            pass
+    return sorted(out)
+
+
+def fd_entries(*fds):
+    return [f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}" for fd in fds]
 
 
 def assert_half_line(m, s):
@@ -67,7 +78,7 @@ def test_restore_at_the_original_index(pairs):
     pairs.fds += [m, s]
     assert pty_index(m) == n and os.path.exists(f"/dev/pts/{n}")
     assert os.ttyname(s) == f"/dev/pts/{n}"
-    assert sorted(own_fds()) == sorted(before + [str(m), str(s)]), "lower indexes held on the way were not closed"
+    assert sorted(own_fds()) == sorted(before + fd_entries(m, s)), "lower indexes held on the way were not closed"
     assert_half_line(m, s)
 
 
@@ -93,7 +104,7 @@ def test_a_high_index_is_reached_without_leaking_fds(pairs):
     before = own_fds()
     m, s = pyctl.restore(image, index=150)
     pairs.fds += [m, s]
-    assert pty_index(m) == 150 and sorted(own_fds()) == sorted(before + [str(m), str(s)])
+    assert pty_index(m) == 150 and sorted(own_fds()) == sorted(before + fd_entries(m, s))
     assert_half_line(m, s)
 
 
