@@ -148,12 +148,17 @@ static int check_echo_side(const struct ckpt_tty_end_view *v)
 
 /*
  * Flip buffers.  A pty inserts plain bytes only (pty_write: TTY_NORMAL, no
- * flag area), so pending data never carries flags.  lookahead_count is not
+ * flag area), so pending data never carries flags; at most
+ * CKPT_TTY_FLIP_RESTORE_MAX, so that writers after the restore cannot take
+ * the pair past what checkpoint saves.  lookahead_count is not
  * checked: restore does not install it (see ckpt_tty_load_end()).
  */
 static int check_flip(const struct ckpt_tty_end *e)
 {
-	if (e->flip_count > CKPT_TTY_FLIP_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged)
+	/* what writers can add after a restore to the last buffer (tty_buffer.c: TTY_BUFFER_PAGE) */
+	BUILD_BUG_ON(CKPT_TTY_FLIP_RESTORE_MAX + PAGE_SIZE > CKPT_TTY_FLIP_MAX);
+
+	if (e->flip_count > CKPT_TTY_FLIP_RESTORE_MAX || e->flip_lookahead > e->flip_count || e->flip_flagged)
 		return -EINVAL;
 	return 0;
 }

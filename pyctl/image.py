@@ -23,7 +23,7 @@ import struct
 import zlib
 from typing import BinaryIO
 
-from ._uapi import CKPT_TTY_FLIP_MAX as FLIP_MAX  # pending flip bytes per end, at most
+from ._uapi import CKPT_TTY_FLIP_RESTORE_MAX as FLIP_RESTORE_MAX  # pending flip bytes per end, at most
 from .errors import ImageError
 
 __all__ = [
@@ -483,7 +483,9 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
     _check(0 <= e.lookahead_count <= 1 << 20, f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
     _check(len(e.echo) <= size, f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
     _check(0 <= e.echo_commit <= len(e.echo), f"{where}.echo_commit", "outside the pending echo bytes")
-    _check(len(e.flip) <= FLIP_MAX, f"{where}.flip", f"{len(e.flip)} pending flip bytes, more than {FLIP_MAX}")
+    _check(len(e.flip) <= FLIP_RESTORE_MAX, f"{where}.flip",
+           f"{len(e.flip)} pending flip bytes, more than {FLIP_RESTORE_MAX}: a pty never holds that much "
+           "(about 20 KB at most), and writers could take the restored pair past what checkpoint saves")
     _check(e.flip_lookahead <= len(e.flip), f"{where}.flip_lookahead", "beyond the pending flip bytes")
     if e.flip_flags is not None:
         _check(len(e.flip_flags) == len(e.flip), f"{where}.flip_flags", "not one flag per byte")

@@ -1,26 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The whole test suite: host tests, then the VM tests on Debian's 6.1, 6.12 and
-# 6.12 PREEMPT_RT kernels and on lockdep/KASAN/UBSAN builds of 6.1 and 6.12 with a
-# longer stress run, and the image tools' benchmark (tox envs unit, bench, matrix,
-# debug; CKPT_TTY_CHECK_ENVS overrides).
+# The whole test suite: host tests, the image tools' benchmark, then the VM
+# tests on Debian's 6.1, 6.12 and 6.12 PREEMPT_RT kernels and on
+# lockdep/KASAN/UBSAN builds of 6.1 and 6.12 with a longer stress run, two
+# guests at a time (tox envs unit, bench, vms; CKPT_TTY_CHECK_ENVS overrides,
+# e.g. unit,matrix).
 # Installs what it needs first (scripts/bootstrap.sh).  Skipped tests count as
 # failures here (CKPT_TTY_STRICT=1).  Extra arguments go to tox.
 #
-# The debug kernels, when not cached yet, build in the background at the
-# lowest CPU priority while the host tests and the matrix run: a TCG guest
-# running the tests keeps about one of the two cores busy, and the build takes
-# the other.  The debug env waits for the build (tests/kernels.py locks it).
+# The debug kernels, when not cached yet, build in the background from the
+# start while the host tests and the matrix run; tests/vm/jobs.py starts the
+# guests whose kernels are ready first, and a debug kernel's job waits for its
+# build (tests/kernels.py locks it).
 
 set -euo pipefail
 . "$(dirname "$0")/bootstrap.sh"
 cd "$CKPT_TTY_ROOT"
 export CKPT_TTY_STRICT=1
-envs=${CKPT_TTY_CHECK_ENVS:-unit,bench,matrix,debug}
+envs=${CKPT_TTY_CHECK_ENVS:-unit,bench,vms}
 start=$SECONDS
 builder=
-if [[ ,$envs, == *,debug,* ]]; then
+if [[ ,$envs, == *,debug,* || ,$envs, == *,vms,* ]]; then
 	say "building the debug kernels in the background (log: $CKPT_TTY_CACHE/debug-kernels.log)"
 	nice -n 19 "$CKPT_TTY_VENV/bin/python" -m tests.kernels install 6.1-debug 6.12-debug \
 		>"$CKPT_TTY_CACHE/debug-kernels.log" 2>&1 &

@@ -164,6 +164,7 @@ def test_sections_in_the_wrong_order():
     (dict(ntty_flags=0), "icanon disagrees with termios ICANON"),
     (dict(echo_commit=9), "slave.echo_commit: outside the pending echo bytes"),
     (dict(flip_lookahead=4), "slave.flip_lookahead"),
+    (dict(flip=b"z" * 61441, flip_lookahead=0), "slave.flip: 61441 pending flip bytes, more than 61440"),
     (dict(pktstatus=0x80), "slave.pktstatus"),
     (dict(termios=dataclasses.replace(SLAVE_TERMIOS, line=2)), "only N_TTY"),
     (dict(termios=dataclasses.replace(SLAVE_TERMIOS, cc=CC[:8])), "8 control characters, NCCS is 19"),

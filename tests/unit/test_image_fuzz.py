@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 import pyctl
 from pyctl import image as img
-from pyctl.image import FLIP_MAX, Constants, End, Image, ImageError, Pair, Termios, Winsize
+from pyctl.image import FLIP_RESTORE_MAX, Constants, End, Image, ImageError, Pair, Termios, Winsize
 
 # ---- images/FORMAT.md, restated ----
 
@@ -274,7 +274,7 @@ def ends(draw, c: Constants, master: bool, max_input: int = 300) -> End:
     else:
         canon, commit = draw(I64), draw(st.integers(0, n))
     echo = draw(st.binary(max_size=min(c.n_tty_buf_size, 64)))
-    flip = draw(st.binary(max_size=min(FLIP_MAX, max_input)))
+    flip = draw(st.binary(max_size=min(FLIP_RESTORE_MAX, max_input)))
     flagged = draw(st.booleans())
     e = End(
         termios=termios(draw, c.nccs, lflag, 0),

@@ -2,6 +2,7 @@
 """What each kernel runs (tox.ini): a new VM test file gets a place on purpose."""
 
 import configparser
+import shlex
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +19,7 @@ def _tox() -> configparser.ConfigParser:
 
 
 def test_every_vm_test_file_runs_on_the_debug_kernels_or_is_left_to_the_matrix_on_purpose():
-    debug = {Path(p).name for p in _tox()["testenv:debug"]["module_tests"].split()}
+    debug = {Path(p).name for p in _tox()["vm-jobs"]["module_tests"].split()}
     files = {p.name for p in (ROOT / "tests" / "vm").glob("test_*.py")}
     assert debug <= files, f"tox.ini names files that do not exist: {sorted(debug - files)}"
     assert MATRIX_ONLY <= files
@@ -28,11 +29,24 @@ def test_every_vm_test_file_runs_on_the_debug_kernels_or_is_left_to_the_matrix_o
         "(they call module code) or to MATRIX_ONLY here (the matrix alone runs them), and say why in tox.ini")
 
 
+def _jobs(tox, name):
+    return [shlex.split(line.strip())[1] for line in tox["vm-jobs"][name].splitlines() if line.strip()]
+
+
 def test_each_debug_kernel_runs_the_same_list_and_the_matrix_runs_everything():
     tox = _tox()
-    debug = [line for line in tox["testenv:debug"]["commands"].splitlines() if line.strip()]
-    assert [c.split("--kernel ")[1].split()[0] for c in debug] == ["6.1-debug", "6.12-debug"]
-    assert all(c.endswith("{[testenv:debug]module_tests} {posargs}") for c in debug)
-    matrix = [line for line in tox["testenv:matrix"]["commands"].splitlines() if line.strip()]
-    assert [c.split("--kernel ")[1].split()[0] for c in matrix] == ["6.1", "6.12", "6.12-rt"]
-    assert all(c.endswith("pytest tests/vm {posargs}") for c in matrix)
+    debug = _jobs(tox, "debug")
+    assert [shlex.split(job)[1] for job in debug] == ["6.1-debug", "6.12-debug"]
+    assert all(job.startswith("{[vm-jobs]debug_settings} ") and job.endswith(" {[vm-jobs]module_tests}")
+               for job in debug)
+    matrix = _jobs(tox, "matrix")
+    assert [job.split()[0] for job in matrix] == ["6.1", "6.12", "6.12-rt"]
+    assert all(job.endswith(" -- python -m pytest tests/vm") for job in matrix)
+
+
+def test_make_check_runs_matrix_and_debug_together():
+    tox = _tox()
+    assert tox["testenv:vms"]["commands"].strip() == (
+        "python -m tests.vm.jobs {[vm-jobs]matrix} {[vm-jobs]debug} -- {posargs}")
+    check = (ROOT / "scripts" / "check.sh").read_text()
+    assert "envs=${CKPT_TTY_CHECK_ENVS:-unit,bench,vms}" in check

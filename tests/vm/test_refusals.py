@@ -15,6 +15,7 @@ import fcntl
 import os
 import struct
 import termios
+import tty
 
 import pytest
 
@@ -150,6 +151,9 @@ MUTATIONS = [
     record_field(error=-22),  # a checkpoint's error record is not a state
     record_size(8), record_size(-8), record_size(1), data_size_lies, trailing_bytes, padding_not_zero,
     mutation("slave", flip_count=_uapi.CKPT_TTY_FLIP_MAX + 1),
+    # a pty never holds that much; writers after the restore would take it past what checkpoint saves
+    mutation("slave", flip_count=_uapi.CKPT_TTY_FLIP_RESTORE_MAX + 1, flip_lookahead=0,
+             flip_data=b"z" * (_uapi.CKPT_TTY_FLIP_RESTORE_MAX + 1)),
     mutation("slave", flip_count=2, flip_lookahead=3, flip_data=b"ab"),
     mutation("slave", flip_flagged=2),
     mutation("slave", flip_count=1, flip_flagged=1, flip_data=b"a", flip_flags=b"\x09"),
@@ -409,3 +413,34 @@ def test_a_stale_lookahead_count_does_not_swallow_flow_control(pairs, dev):
     settle()
     os.write(target_s, b"flows")
     assert reads(target_m) == [b"flows"]
+
+
+def test_a_pair_restored_with_the_most_flip_data_takes_writes_and_checkpoints_again(pairs, dev):
+    # Found by the restore fuzzer: restore loads flip data past the pty's 8192-byte buffer
+    # limit, and a writer still fills the last buffer's free room; from CKPT_TTY_FLIP_MAX the
+    # next checkpoint failed with EOVERFLOW.  Restore now stops a page below it.
+    m, s = pairs.new()
+    tty.setraw(s)  # every byte reaches the reader as written
+    state = dev.checkpoint(m)
+    most = _uapi.CKPT_TTY_FLIP_RESTORE_MAX
+    state["slave"].update(flip_count=most, flip_lookahead=0, flip_data=bytes(i % 251 for i in range(most)))
+    target_m, target_s = pairs.new()
+    dev.restore(target_m, state)
+    settle()
+    os.set_blocking(target_m, False)
+    written = b""
+    for _ in range(64):
+        try:
+            n = os.write(target_m, b"w" * 512)
+        except BlockingIOError:
+            break
+        written += b"w" * n
+    settle()
+    again = dev.checkpoint(target_m)["slave"]  # from CKPT_TTY_FLIP_MAX restored, EOVERFLOW here
+    pending = again["input"] + again["flip_data"][:again["flip_count"]]
+    assert pending == state["slave"]["flip_data"] + written, (len(pending), most, len(written))
+    os.set_blocking(target_s, False)
+    got = b""
+    while len(got) < len(pending):
+        got += os.read(target_s, 65536)
+    assert got == pending

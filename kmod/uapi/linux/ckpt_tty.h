@@ -100,7 +100,8 @@ struct ckpt_tty_info {
  *   EIO         the terminal was hung up
  *   EBUSY       the pair is changing line discipline or hanging up: retry;
  *               for restore, also: the target pair is not fresh
- *   EOVERFLOW   more pending flip-buffer data than CKPT_TTY_FLIP_MAX
+ *   EOVERFLOW   more pending flip-buffer data than CKPT_TTY_FLIP_MAX (a stock
+ *               pty holds about 20 KB at most)
  *   ENOSPC      checkpoint: the first record does not fit the buffer
  *               (buf_used says how many bytes it needs)
  */
@@ -116,6 +117,16 @@ struct ckpt_tty_info {
  * Beyond this, checkpoint fails with EOVERFLOW.
  */
 #define CKPT_TTY_FLIP_MAX		65536
+/*
+ * Restore loads at most this much flip data per end.  It loads past the
+ * pty's limit (the original got there through buffers since freed), so no
+ * new buffer is allocated after it until the line discipline has taken
+ * enough, but a writer still fills the free room of the last buffer: at
+ * most two halves of TTY_BUFFER_PAGE, less than a page.  A page below
+ * CKPT_TTY_FLIP_MAX, a restored pair can always be checkpointed again
+ * (the module's build checks PAGE_SIZE against this).
+ */
+#define CKPT_TTY_FLIP_RESTORE_MAX	61440	/* CKPT_TTY_FLIP_MAX - 4096 */
 
 /*
  * Restore takes ring positions (read_*, canon_head, commit_head, line_start,
