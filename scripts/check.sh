@@ -12,7 +12,11 @@
 # The debug kernels, when not cached yet, build in the background from the
 # start while the host tests and the matrix run; tests/vm/jobs.py starts the
 # guests whose kernels are ready first, and a debug kernel's job waits for its
-# build (tests/kernels.py locks it).
+# build (tests/kernels.py locks it).  nice 19 yields only inside our session:
+# each guest runs in a session of its own (tests/vm/__main__.py), so with
+# the scheduler's autogroups (Debian's default) the build gets about a
+# guest's share of the CPU, which lets it finish before the guests waiting
+# for it would idle.
 
 set -euo pipefail
 . "$(dirname "$0")/bootstrap.sh"

@@ -41,7 +41,7 @@ def test_each_debug_kernel_runs_the_same_list_and_the_matrix_runs_everything():
                for job in debug)
     matrix = _jobs(tox, "matrix")
     assert [job.split()[0] for job in matrix] == ["6.1", "6.12", "6.12-rt"]
-    assert all(job.endswith(" -- python -m pytest tests/vm") for job in matrix)
+    assert all(job.endswith(" --cpus 1 -- python -m pytest tests/vm") for job in matrix)
 
 
 def test_make_check_runs_matrix_and_debug_together():
