@@ -139,12 +139,15 @@ def _pair_from_kernel(pair: dict) -> Pair:
     return Pair(pair["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
 
 
+def _constants(info: ModuleInfo) -> Constants:
+    return Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
+                     info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
+
+
 def kernel_to_image(pairs: dict | list[dict], info: ModuleInfo, created: int | None = None) -> Image:
     """An image of one record (pyctl.record) or of a list of them."""
-    constants = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
-                          info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
     pairs = [pairs] if isinstance(pairs, dict) else pairs
-    return Image(info.kernel_release, int(time.time()) if created is None else created, constants,
+    return Image(info.kernel_release, int(time.time()) if created is None else created, _constants(info),
                  [_pair_from_kernel(p) for p in pairs])
 
 
@@ -175,23 +178,30 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
 
     Each pair is one consistent snapshot of its own (pairs are taken one
     after the other).  An fd the module refuses raises its OSError, naming it.
+    The records become Pair objects when the image's pairs are first used
+    (pyctl.image.Image.deferred).
     """
     fds = list(fds)
-    pairs = []
+    records = []
     dev = shared(device)
     info = dev.info()
     for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
         chunk = fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]
         for fd, rec in zip(chunk, dev.checkpoint_records(chunk)):
-            r = record.decode(rec)
-            if r["error"]:
-                err = -r["error"]
+            err = -record.error_of(rec)
+            if err:
                 raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
-            pairs.append(r)
-    image = kernel_to_image(pairs, info)
-    for fd, p in zip(fds, image.pairs):
-        p.devpts = _devpts_instance(fd)
-    return image
+            records.append(rec)
+    # The devpts instance is the fd's: name it now, while the fd is ours.
+    instances = [_devpts_instance(fd) for fd in fds]
+
+    def make_pairs() -> list[Pair]:
+        pairs = [_pair_from_kernel(record.decode(rec)) for rec in records]
+        for pair, where in zip(pairs, instances):
+            pair.devpts = where
+        return pairs
+
+    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), make_pairs)
 
 
 def check_compatible(image: Image, info: ModuleInfo) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import zlib
-from typing import BinaryIO
+from typing import BinaryIO, Callable
 
 from ._uapi import CKPT_TTY_FLIP_RESTORE_MAX as FLIP_RESTORE_MAX  # pending flip bytes per end, at most
 from .errors import ImageError
@@ -173,6 +173,29 @@ class Image:
     constants: Constants
     pairs: list[Pair]
     extra: tuple[Extra, ...] = ()
+
+    @classmethod
+    def deferred(cls, release: str, created: int, constants: Constants,
+                 make_pairs: Callable[[], list[Pair]]) -> "Image":
+        """An image whose pairs are built by ``make_pairs`` when ``pairs`` is first used.
+
+        A checkpoint holds the module's records as they came; one that is
+        only kept, or handed to a restore of the same kernel, need not turn
+        them into Pair objects at once (that took 12 times the cost of the
+        ioctl itself).  Everything else sees a plain Image.
+        """
+        image = cls.__new__(cls)
+        image.release, image.created, image.constants, image.extra = release, created, constants, ()
+        image._make_pairs = make_pairs
+        return image
+
+    def __getattr__(self, name: str):
+        # Only reached for attributes not set: a deferred image's pairs.
+        make = self.__dict__.pop("_make_pairs", None) if name == "pairs" else None
+        if make is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.pairs = make()
+        return self.pairs
 
     def dumps(self) -> bytes:
         return dumps(self)

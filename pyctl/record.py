@@ -59,6 +59,15 @@ def _decode_end(data: bytes | memoryview, pos: int) -> tuple[dict, int]:
     return e, pos
 
 
+_ERROR = struct.Struct("=i")
+_ERROR_OFFSET = next(offset for name, offset, *_ in _uapi.STRUCTS["ckpt_tty_record"][1] if name == "error")
+
+
+def error_of(data: bytes | bytearray | memoryview) -> int:
+    """A record's error field (0 or -errno), read without decoding the record."""
+    return _ERROR.unpack_from(data, _ERROR_OFFSET)[0]
+
+
 def decode(data: bytes | bytearray | memoryview, offset: int = 0) -> dict:
     """The record at ``offset``; one that carries an error has no ends.  ValueError if it is not one."""
     r = abi.decode("ckpt_tty_record", data, offset)

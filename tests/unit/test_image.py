@@ -242,3 +242,21 @@ def test_show_describes_lines_and_partial_line():
     assert "line: one^J" in text and "line: two^J" in text
     assert "partial line (typed, no line end yet): half" in text
     assert "pending echo (4 bytes, the first 2 committed): <set-canon-col>ab" in text  # 0xff 0x81: an N_TTY op
+
+
+def test_a_deferred_image_builds_its_pairs_once_on_first_use():
+    image = sample()
+    calls = []
+
+    def make_pairs():
+        calls.append(1)
+        return copy.deepcopy(image.pairs)
+
+    deferred = Image.deferred(image.release, image.created, image.constants, make_pairs)
+    assert calls == [] and deferred.release == image.release  # kept, not decoded
+    assert deferred == image and calls == [1]
+    assert deferred.dumps() == image.dumps() and pyctl.loads(deferred.dumps()) == image
+    deferred.pairs[0].index = 7  # a plain list from then on
+    assert deferred.pairs[0].index == 7 and calls == [1]
+    with pytest.raises(AttributeError, match="no attribute 'paris'"):
+        deferred.paris
