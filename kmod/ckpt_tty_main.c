@@ -40,7 +40,7 @@ static const struct ckpt_tty_info ckpt_tty_build_info
 	.byte_order = CKPT_TTY_BIG_ENDIAN,
 #endif
 	.features = CKPT_TTY_FEATURE_GET_INFO | CKPT_TTY_FEATURE_CHECKPOINT | CKPT_TTY_FEATURE_RESTORE |
-		    CKPT_TTY_FEATURE_RESTORE_ONTO | CKPT_TTY_FEATURE_RECORDS,
+		    CKPT_TTY_FEATURE_RESTORE_ONTO | CKPT_TTY_FEATURE_RECORDS | CKPT_TTY_FEATURE_DEVPTS_DEV,
 	.n_tty_buf_size = N_TTY_BUF_SIZE,
 	.nccs = NCCS,
 	.ncc = NCC,

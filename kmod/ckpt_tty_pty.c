@@ -479,6 +479,21 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
  * too (they are sleeping locks), so the snapshot stays one.  The caller
  * kvfree()s *out.
  */
+/*
+ * The devpts instance of a locked pair: the superblock of the slave's node.
+ * ptmx_open() keeps that dentry in the slave's driver_data, and the
+ * master's close drops it (pty_close -> devpts_pty_kill) after setting
+ * TTY_OTHER_CLOSED on the slave, under the master's tty lock, which we hold.
+ */
+static u32 ckpt_tty_devpts_dev(const struct ckpt_tty_pair_ref *p)
+{
+	const struct dentry *slave_node = p->slave->driver_data;
+
+	if (test_bit(TTY_OTHER_CLOSED, &p->slave->flags) || !slave_node)
+		return 0;
+	return new_encode_dev(slave_node->d_sb->s_dev);
+}
+
 int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 {
 	struct ckpt_tty_end_size msize, ssize;
@@ -517,6 +532,7 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 		goto out_unlock;
 	r->size = size;
 	r->index = p.slave->index;
+	r->devpts_dev = ckpt_tty_devpts_dev(&p);
 	me = (struct ckpt_tty_end *)(r + 1);
 	ckpt_tty_save_end(p.master, &msize, me, (u8 *)(me + 1));
 	se = (struct ckpt_tty_end *)((u8 *)(me + 1) + me->data_size);

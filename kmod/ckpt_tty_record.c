@@ -95,7 +95,7 @@ int ckpt_tty_parse_record(const void *buf, size_t size, struct ckpt_tty_pair_vie
 	size_t pos = sizeof(*r);
 	int ret;
 
-	if (size < sizeof(*r) || r->size != size || size % 8 || r->error ||
+	if (size < sizeof(*r) || r->size != size || size % 8 || r->error || r->reserved0 ||
 	    memchr_inv(r->reserved, 0, sizeof(r->reserved)))
 		return -EINVAL;
 	v->r = r;

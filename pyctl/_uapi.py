@@ -14,6 +14,7 @@ CKPT_TTY_FEATURE_CHECKPOINT = 2
 CKPT_TTY_FEATURE_RESTORE = 4
 CKPT_TTY_FEATURE_RESTORE_ONTO = 8
 CKPT_TTY_FEATURE_RECORDS = 16
+CKPT_TTY_FEATURE_DEVPTS_DEV = 32
 CKPT_TTY_NCCS = 19
 CKPT_TTY_RING_SIZE = 0x1000
 CKPT_TTY_RING_FLAG_BYTES = 0x200
@@ -110,12 +111,14 @@ STRUCTS = {
         ('echo_tail', 216, 8, 1, '__u64'),
         ('reserved', 224, 32, 4, '__u64'),
     ), 256),
-    'ckpt_tty_record': ('=IiiI2Q', (
+    'ckpt_tty_record': ('=IiiIIIQ', (
         ('size', 0, 4, 1, '__u32'),
         ('error', 4, 4, 1, '__s32'),
         ('fd', 8, 4, 1, '__s32'),
         ('index', 12, 4, 1, '__u32'),
-        ('reserved', 16, 16, 2, '__u64'),
+        ('devpts_dev', 16, 4, 1, '__u32'),
+        ('reserved0', 20, 4, 1, '__u32'),
+        ('reserved', 24, 8, 1, '__u64'),
     ), 32),
     'ckpt_tty_checkpoint_arg': ('=QIIQQQII2Q', (
         ('fds', 0, 8, 1, '__u64'),

@@ -19,7 +19,7 @@ from .errors import ImageError, PyctlError, os_error
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
 from .lowlevel import EXPLAIN, shared
-from .pty import room_for_fds, devpts_of, open_pty, open_pty_at
+from .pty import devpts_of, mountpoint_of, open_pty, open_pty_at, room_for_fds
 
 __all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to_kernel", "kernel_to_image"]
 
@@ -157,6 +157,13 @@ def image_to_kernel(pair: Pair) -> bytearray:
                           "slave": _end_to_kernel(pair.slave)})
 
 
+def _devpts_named(dev: int) -> DevptsInstance | None:
+    """The devpts instance with st_dev ``dev`` (0: unknown), and where we see it mounted."""
+    if not dev:
+        return None
+    return DevptsInstance(os.major(dev), os.minor(dev), os.fsencode(mountpoint_of(dev)))
+
+
 def _devpts_instance(fd: int) -> DevptsInstance | None:
     try:
         where = devpts_of(fd)
@@ -192,12 +199,17 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
             if err:
                 raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
             records.append(rec)
-    # The devpts instance is the fd's: name it now, while the fd is ours.
-    instances = [_devpts_instance(fd) for fd in fds]
+    if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV:
+        # The module named each pair's devpts instance; where it is mounted
+        # is looked up when the pairs are built.
+        devs = [record.devpts_dev_of(rec) for rec in records]
+        instances = None
+    else:  # an older module: name it from the fd now, while the fd is ours
+        instances = [_devpts_instance(fd) for fd in fds]
 
     def make_pairs() -> list[Pair]:
         pairs = [_pair_from_kernel(record.decode(rec)) for rec in records]
-        for pair, where in zip(pairs, instances):
+        for pair, where in zip(pairs, instances or [_devpts_named(dev) for dev in devs]):
             pair.devpts = where
         return pairs
 

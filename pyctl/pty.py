@@ -104,7 +104,7 @@ def _devpts_mounts() -> list[tuple[str, str]]:
     return _MOUNTS.devpts()
 
 
-def _mountpoint(dev: int) -> str:
+def mountpoint_of(dev: int) -> str:
     """Where devpts instance ``dev`` is mounted in our mount namespace, "" if nowhere."""
     want = f"{os.major(dev)}:{os.minor(dev)}"
     return next((mnt for d, mnt in _devpts_mounts() if d == want), "")
@@ -125,7 +125,7 @@ def devpts_of(fd: int) -> Devpts:
             st = os.fstat(peer)
         finally:
             os.close(peer)
-    return Devpts(st.st_dev, _mountpoint(st.st_dev))
+    return Devpts(st.st_dev, mountpoint_of(st.st_dev))
 
 
 def ptmx_of(devpts: str) -> str:

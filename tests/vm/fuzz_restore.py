@@ -210,7 +210,7 @@ def mutate_misc(rng, pair, end):
     elif name == "record.error":
         pair["error"] = rng.choice((-1, -22, 1))
     elif name == "record.reserved":
-        pair["reserved"] = (0, 1)
+        pair["reserved"] = 1
     elif name == "record.index":
         pair["index"] = rng.getrandbits(32)
     else:

@@ -382,3 +382,20 @@ def test_program_side_closed_leaves_output_then_eio(pairs):
         with pytest.raises(OSError) as e:
             os.read(fd, 100)
         assert e.value.errno == errno.EIO
+
+
+def test_the_record_names_the_devpts_instance_and_restore_ignores_it(pairs):
+    from pyctl import _uapi, lowlevel
+
+    m, s = pairs.new()
+    node = os.stat(os.ttyname(s))
+    with lowlevel.Device() as dev:
+        assert dev.info().features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV
+        for fd in (m, s):
+            assert dev.checkpoint(fd)["devpts_dev"] == node.st_dev  # what stat() says, from either end
+        state = dev.checkpoint(m)
+        state["devpts_dev"] = 0xDEAD  # informational: the target fd picks the instance
+        target = pairs.new()
+        dev.restore(target[0], state)
+    assert observable(*target) == observable(m, s)
+    assert pyctl.checkpoint(m).pairs[0].devpts.mountpoint == b"/dev/pts"

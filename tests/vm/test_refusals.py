@@ -147,7 +147,8 @@ MUTATIONS = [
     mutation("slave", ldisc=1),
     mutation("slave", pktstatus=0x80),
     mutation("slave", reserved=(0, 0, 0, 1)),
-    record_field(reserved=(0, 1)),
+    record_field(reserved=1),
+    record_field(reserved0=1),
     record_field(error=-22),  # a checkpoint's error record is not a state
     record_size(8), record_size(-8), record_size(1), data_size_lies, trailing_bytes, padding_not_zero,
     mutation("slave", flip_count=_uapi.CKPT_TTY_FLIP_MAX + 1),

@@ -54,6 +54,7 @@
 #define CKPT_TTY_FEATURE_RESTORE	(1ULL << 2)
 #define CKPT_TTY_FEATURE_RESTORE_ONTO	(1ULL << 3)	/* CKPT_TTY_RESTORE_ONTO and _FORCE */
 #define CKPT_TTY_FEATURE_RECORDS	(1ULL << 4)	/* ABI 3 records, many pairs per call */
+#define CKPT_TTY_FEATURE_DEVPTS_DEV	(1ULL << 5)	/* checkpoint fills ckpt_tty_record.devpts_dev */
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -238,7 +239,14 @@ struct ckpt_tty_record {
 	__s32 error;		/* 0 or -errno */
 	__s32 fd;		/* the fd it was taken from */
 	__u32 index;		/* pty index, the N of /dev/pts/N */
-	__u64 reserved[2];	/* zero */
+	/*
+	 * Checkpoint: the devpts instance the pair is in, as st_dev of its
+	 * /dev/pts/N (the kernel's new_encode_dev(), what stat() reports);
+	 * 0 if unknown.  Restore ignores it: the target fd picks the instance.
+	 */
+	__u32 devpts_dev;
+	__u32 reserved0;	/* zero */
+	__u64 reserved[1];	/* zero */
 };
 
 /*
