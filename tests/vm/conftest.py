@@ -33,9 +33,11 @@ def collect_images():
     if not IN_VM:
         yield
         return
+    import pyctl
     from pyctl import ckpt
 
-    original = ckpt.kernel_to_image
+    # pyctl.checkpoint goes through ckpt.checkpoint_many; the package exports it too.
+    original = ckpt.checkpoint_many
 
     def recording(*args, **kwargs):
         image = original(*args, **kwargs)
@@ -43,9 +45,9 @@ def collect_images():
             PRODUCED.append(image.dumps())
         return image
 
-    ckpt.kernel_to_image = recording
+    ckpt.checkpoint_many = pyctl.checkpoint_many = recording
     yield
-    ckpt.kernel_to_image = original
+    ckpt.checkpoint_many = pyctl.checkpoint_many = original
 
 
 @pytest.fixture(scope="session")
