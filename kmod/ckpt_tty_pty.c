@@ -474,12 +474,6 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 }
 
 /*
- * A record of the pair fd belongs to, allocated at its exact size: the
- * sizes are taken under the pair's locks, and the allocation happens there
- * too (they are sleeping locks), so the snapshot stays one.  The caller
- * kvfree()s *out.
- */
-/*
  * The devpts instance of a locked pair: the superblock of the slave's node.
  * ptmx_open() keeps that dentry in the slave's driver_data, and the
  * master's close drops it (pty_close -> devpts_pty_kill) after setting
@@ -494,6 +488,12 @@ static u32 ckpt_tty_devpts_dev(const struct ckpt_tty_pair_ref *p)
 	return new_encode_dev(slave_node->d_sb->s_dev);
 }
 
+/*
+ * A record of the pair fd belongs to, allocated at its exact size: the
+ * sizes are taken under the pair's locks, and the allocation happens there
+ * too (they are sleeping locks), so the snapshot stays one.  The caller
+ * kvfree()s *out.
+ */
 int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 {
 	struct ckpt_tty_end_size msize, ssize;

@@ -14,7 +14,7 @@ import os
 import re
 import time
 
-from . import _uapi, compat, reachable, record
+from . import _uapi, abi, compat, reachable, record
 from .errors import ImageError, PyctlError, os_error
 from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
@@ -189,27 +189,27 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
     (pyctl.image.Image.deferred).
     """
     fds = list(fds)
-    records = []
+    records, devs = [], []
     dev = shared(device)
     info = dev.info()
     for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
         chunk = fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]
         for fd, rec in zip(chunk, dev.checkpoint_records(chunk)):
-            err = -record.error_of(rec)
+            header = abi.decode("ckpt_tty_record", rec)  # the header only: the ends wait for make_pairs
+            err = -header["error"]
             if err:
                 raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
             records.append(rec)
-    if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV:
-        # The module named each pair's devpts instance; where it is mounted
-        # is looked up when the pairs are built.
-        devs = [record.devpts_dev_of(rec) for rec in records]
-        instances = None
-    else:  # an older module: name it from the fd now, while the fd is ours
-        instances = [_devpts_instance(fd) for fd in fds]
+            devs.append(header["devpts_dev"])
+    # The module names each pair's devpts instance (where it is mounted is
+    # looked up when the pairs are built); an older module leaves it 0, and
+    # the fd names it, now, while the fd is ours.
+    instances = None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
 
     def make_pairs() -> list[Pair]:
         pairs = [_pair_from_kernel(record.decode(rec)) for rec in records]
-        for pair, where in zip(pairs, instances or [_devpts_named(dev) for dev in devs]):
+        names = instances if instances is not None else [_devpts_named(d) for d in devs]
+        for pair, where in zip(pairs, names):
             pair.devpts = where
         return pairs
 

@@ -59,24 +59,6 @@ def _decode_end(data: bytes | memoryview, pos: int) -> tuple[dict, int]:
     return e, pos
 
 
-_ERROR = struct.Struct("=i")
-_ERROR_OFFSET = next(offset for name, offset, *_ in _uapi.STRUCTS["ckpt_tty_record"][1] if name == "error")
-
-
-def error_of(data: bytes | bytearray | memoryview) -> int:
-    """A record's error field (0 or -errno), read without decoding the record."""
-    return _ERROR.unpack_from(data, _ERROR_OFFSET)[0]
-
-
-_DEVPTS_DEV = struct.Struct("=I")
-_DEVPTS_DEV_OFFSET = next(offset for name, offset, *_ in _uapi.STRUCTS["ckpt_tty_record"][1] if name == "devpts_dev")
-
-
-def devpts_dev_of(data: bytes | bytearray | memoryview) -> int:
-    """A checkpoint record's devpts instance (st_dev of /dev/pts/N; 0: unknown), read without decoding it."""
-    return _DEVPTS_DEV.unpack_from(data, _DEVPTS_DEV_OFFSET)[0]
-
-
 def decode(data: bytes | bytearray | memoryview, offset: int = 0) -> dict:
     """The record at ``offset``; one that carries an error has no ends.  ValueError if it is not one."""
     r = abi.decode("ckpt_tty_record", data, offset)
