@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
-import re
 import time
 
-from . import _uapi, abi, compat, reachable, record
+from . import _uapi, abi, compat, pairrecord, reachable, record
 from .errors import ImageError, PyctlError, os_error
-from .image import NTTY_FLAGS, TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
+from .image import TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
 from .lowlevel import EXPLAIN, shared
 from .pty import devpts_of, mountpoint_of, open_pty, open_pty_at, room_for_fds
@@ -25,114 +24,38 @@ __all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to
 
 U64 = (1 << 64) - 1
 
-# Image flag names -> the module's bits, by name: the two are separate ABIs.
-_TTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_END_{name.upper()}") for name in TTY_FLAGS}
-_NTTY_BITS = {name: getattr(_uapi, f"CKPT_TTY_NTTY_{name.upper()}") for name in NTTY_FLAGS}
-
-def _bits_to_image(value: int, table: dict[str, int]) -> int:
-    out = 0
-    for i, bit in enumerate(table.values()):
-        if value & bit:
-            out |= 1 << i
-    return out
-
-
-def _bits_to_kernel(value: int, table: dict[str, int]) -> int:
-    out = 0
-    for i, bit in enumerate(table.values()):
-        if value >> i & 1:
-            out |= bit
-    return out
-
-
-def _signed(distance: int) -> int:
-    """Distance between two free-running size_t indices, as a signed number."""
-    distance &= U64
-    return distance - (1 << 64) if distance >> 63 else distance
-
-
 def _termios_from(k: dict) -> Termios:
     return Termios(k["c_iflag"], k["c_oflag"], k["c_cflag"], k["c_lflag"], k["c_ispeed"], k["c_ospeed"],
                    k["c_line"], k["c_cc"])
 
 
-def _termios_to(t: Termios) -> dict:
-    return {"c_iflag": t.iflag, "c_oflag": t.oflag, "c_cflag": t.cflag, "c_lflag": t.lflag, "c_ispeed": t.ispeed,
-            "c_ospeed": t.ospeed, "c_line": t.line, "c_cc": t.cc}
-
-
-_NONZERO = re.compile(rb"[^\0]")
-_BITS_OF = [tuple(i for i in range(8) if byte >> i & 1) for byte in range(256)]
-
-
-def _line_ends(bits: bytes) -> frozenset[int]:
-    """Positions of the set bits of a little-endian bitmap (the regex skips zero bytes at C speed)."""
-    return frozenset(8 * m.start() + i for m in _NONZERO.finditer(bits) for i in _BITS_OF[bits[m.start()]])
-
-
-def _line_end_bits(line_ends: frozenset[int], n: int) -> bytes:
-    bits = bytearray((n + 7) // 8)
-    for i in line_ends:
-        bits[i // 8] |= 1 << (i % 8)
-    return bytes(bits)
-
-
 def _end_from_kernel(k: dict) -> End:
-    """An end of a record (pyctl.record) -> End."""
+    """An end of a record as pyctl.record decodes it -> End (the general path; pairrecord is the fast one)."""
     tail, echo_tail = k["read_tail"], k["echo_tail"]
     return End(
         termios=_termios_from(k["termios"]),
         termios_locked=_termios_from(k["termios_locked"]),
         winsize=Winsize(k["ws_row"], k["ws_col"], k["ws_xpixel"], k["ws_ypixel"]),
-        flags=_bits_to_image(k["flags"], _TTY_BITS),
+        flags=pairrecord.to_image_bits(k["flags"], pairrecord.TTY_BITS),
         pktstatus=k["pktstatus"],
-        ntty_flags=_bits_to_image(k["ntty_flags"], _NTTY_BITS),
+        ntty_flags=pairrecord.to_image_bits(k["ntty_flags"], pairrecord.NTTY_BITS),
         column=k["column"],
         canon_column=k["canon_column"],
         read_tail=tail,
-        commit=_signed(k["commit_head"] - tail),
-        canon=_signed(k["canon_head"] - tail),
-        line_start=_signed(k["line_start"] - tail),
+        commit=pairrecord.signed(k["commit_head"] - tail),
+        canon=pairrecord.signed(k["canon_head"] - tail),
+        line_start=pairrecord.signed(k["line_start"] - tail),
         lookahead_count=k["lookahead_count"],
         echo_tail=echo_tail,
-        echo_commit=_signed(k["echo_commit"] - echo_tail),
-        echo_mark=_signed(k["echo_mark"] - echo_tail),
+        echo_commit=pairrecord.signed(k["echo_commit"] - echo_tail),
+        echo_mark=pairrecord.signed(k["echo_mark"] - echo_tail),
         input=k["input"],
-        line_ends=_line_ends(k["line_ends"]),
+        line_ends=pairrecord.line_ends(k["line_ends"]),
         echo=k["echo"],
         flip=k["flip_data"],
         flip_flags=k["flip_flags"],
         flip_lookahead=k["flip_lookahead"],
     )
-
-
-def _end_to_kernel(e: End) -> dict:
-    """End -> an end of a record (pyctl.record)."""
-    return {
-        "termios": _termios_to(e.termios),
-        "termios_locked": _termios_to(e.termios_locked),
-        "ws_row": e.winsize.row, "ws_col": e.winsize.col,
-        "ws_xpixel": e.winsize.xpixel, "ws_ypixel": e.winsize.ypixel,
-        "flags": _bits_to_kernel(e.flags, _TTY_BITS),
-        "ldisc": e.termios.line,
-        "pktstatus": e.pktstatus,
-        "ntty_flags": _bits_to_kernel(e.ntty_flags, _NTTY_BITS),
-        "column": e.column, "canon_column": e.canon_column,
-        "read_tail": e.read_tail,
-        "read_head": (e.read_tail + len(e.input)) & U64,
-        "commit_head": (e.read_tail + e.commit) & U64,
-        "canon_head": (e.read_tail + e.canon) & U64,
-        "line_start": (e.read_tail + e.line_start) & U64,
-        "lookahead_count": e.lookahead_count,
-        "echo_tail": e.echo_tail,
-        "echo_head": (e.echo_tail + len(e.echo)) & U64,
-        "echo_commit": (e.echo_tail + e.echo_commit) & U64,
-        "echo_mark": (e.echo_tail + e.echo_mark) & U64,
-        "flip_count": len(e.flip), "flip_lookahead": e.flip_lookahead,
-        "flip_flagged": int(e.flip_flags is not None),
-        "input": e.input, "line_ends": _line_end_bits(e.line_ends, len(e.input)), "echo": e.echo,
-        "flip_data": e.flip, "flip_flags": e.flip_flags,
-    }
 
 
 def _pair_from_kernel(pair: dict) -> Pair:
@@ -153,8 +76,7 @@ def kernel_to_image(pairs: dict | list[dict], info: ModuleInfo, created: int | N
 
 def image_to_kernel(pair: Pair) -> bytearray:
     """A pair of an image as a record for RESTORE."""
-    return record.encode({"index": pair.index, "master": _end_to_kernel(pair.master),
-                          "slave": _end_to_kernel(pair.slave)})
+    return bytearray(pairrecord.pair_to_record(pair))
 
 
 def _devpts_named(dev: int) -> DevptsInstance | None:
@@ -207,7 +129,7 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
     instances = None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
 
     def make_pairs() -> list[Pair]:
-        pairs = [_pair_from_kernel(record.decode(rec)) for rec in records]
+        pairs = [pairrecord.pair_from_record(rec) for rec in records]
         names = instances if instances is not None else [_devpts_named(d) for d in devs]
         for pair, where in zip(pairs, names):
             pair.devpts = where
@@ -216,9 +138,9 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
     return Image.deferred(info.kernel_release, int(time.time()), _constants(info), make_pairs)
 
 
-def check_compatible(image: Image, info: ModuleInfo) -> None:
-    """Raise ImageError unless the running kernel can take this image."""
-    image.validate()
+def check_compatible(image: Image, info: ModuleInfo, pair: int | None = None) -> None:
+    """Raise ImageError unless the running kernel can take this image (with ``pair``: that pair of it)."""
+    image.validate(pair)
     c = image.constants
     for name in compat.REQUIRED:
         ours = getattr(info, name)
@@ -255,8 +177,8 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
         bit = 1 << TTY_FLAGS.index("other_closed")
         p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
     dev = shared(device)
-    check_compatible(image, dev.info())
-    buf = image_to_kernel(p)
+    check_compatible(image, dev.info(), pair)
+    buf = pairrecord.pair_to_record(p)
     if index == "any":
         master, slave = open_pty(ptmx)
     elif index == "original" or (isinstance(index, int) and not isinstance(index, bool) and index >= 0):
@@ -295,7 +217,7 @@ def restore_many(image: Image, *, ptmx: str = "/dev/ptmx", device: str = DEVICE_
                 bit = 1 << TTY_FLAGS.index("other_closed")
                 p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
             opened.append(open_pty(ptmx))
-            items.append((opened[-1][0], image_to_kernel(p)))
+            items.append((opened[-1][0], pairrecord.pair_to_record(p)))
         for start in range(0, len(items), _uapi.CKPT_TTY_BATCH_MAX):
             chunk = items[start : start + _uapi.CKPT_TTY_BATCH_MAX]
             errors = dev.restore_records(chunk)

@@ -200,9 +200,13 @@ class Image:
     def dumps(self) -> bytes:
         return dumps(self)
 
-    def validate(self) -> None:
-        """Check every field against the format's rules; raise ImageError."""
-        _validate(self)
+    def validate(self, pair: int | None = None) -> None:
+        """Check every field against the format's rules; raise ImageError.
+
+        With ``pair``, the image's own fields and that pair's only: what a
+        restore of that one pair reads.
+        """
+        _validate(self, pair)
 
 
 # ---- encoding ----
@@ -475,46 +479,76 @@ def _check(cond: bool, where: str, what: str) -> None:
         raise ImageError(f"{where}: {what}")
 
 
+def _fail(where: str, what: str) -> None:
+    raise ImageError(f"{where}: {what}")
+
+
+_TERMIOS_FIELDS = ("iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed")
+
+
 def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
+    # Plain ifs: a restore validates its pair every time, and building each
+    # message before knowing it is needed cost more than the checks.
     size = c.n_tty_buf_size
     for name, t in (("termios", e.termios), ("termios_locked", e.termios_locked)):
-        _check(len(t.cc) == c.nccs, f"{where}.{name}.cc", f"{len(t.cc)} control characters, NCCS is {c.nccs}")
-        for field in ("iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed"):
-            _check(0 <= getattr(t, field) <= U32_MAX, f"{where}.{name}.{field}", "out of range")
-    _check(e.termios.line == 0, f"{where}.termios.line", f"line discipline {e.termios.line}; only N_TTY (0)")
-    _check(e.flags < 1 << len(TTY_FLAGS), f"{where}.flags", f"unknown bits {e.flags:#x}")
-    if not master:
-        _check(not (e.has("pty_lock") or e.has("packet")), f"{where}.flags", "pty_lock or packet on a slave")
-    _check(not e.has("tco_stopped") or e.has("stopped"), f"{where}.flags", "tco_stopped without stopped")
-    _check(e.pktstatus <= 0x7F, f"{where}.pktstatus", f"unknown TIOCPKT bits {e.pktstatus:#x}")
-    _check(e.ntty_flags < 1 << len(NTTY_FLAGS), f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
-    _check(e.ntty("icanon") == bool(e.termios.lflag & 0o2), f"{where}.ntty_flags",
-           "icanon disagrees with termios ICANON")
+        if len(t.cc) != c.nccs:
+            _fail(f"{where}.{name}.cc", f"{len(t.cc)} control characters, NCCS is {c.nccs}")
+        if not (0 <= t.iflag <= U32_MAX and 0 <= t.oflag <= U32_MAX and 0 <= t.cflag <= U32_MAX
+                and 0 <= t.lflag <= U32_MAX and 0 <= t.ispeed <= U32_MAX and 0 <= t.ospeed <= U32_MAX):
+            field = next(f for f in _TERMIOS_FIELDS if not 0 <= getattr(t, f) <= U32_MAX)
+            _fail(f"{where}.{name}.{field}", "out of range")
+    if e.termios.line != 0:
+        _fail(f"{where}.termios.line", f"line discipline {e.termios.line}; only N_TTY (0)")
+    if e.flags >= 1 << len(TTY_FLAGS):
+        _fail(f"{where}.flags", f"unknown bits {e.flags:#x}")
+    if not master and (e.has("pty_lock") or e.has("packet")):
+        _fail(f"{where}.flags", "pty_lock or packet on a slave")
+    if e.has("tco_stopped") and not e.has("stopped"):
+        _fail(f"{where}.flags", "tco_stopped without stopped")
+    if e.pktstatus > 0x7F:
+        _fail(f"{where}.pktstatus", f"unknown TIOCPKT bits {e.pktstatus:#x}")
+    if e.ntty_flags >= 1 << len(NTTY_FLAGS):
+        _fail(f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
+    if e.ntty("icanon") != bool(e.termios.lflag & 0o2):
+        _fail(f"{where}.ntty_flags", "icanon disagrees with termios ICANON")
     n = len(e.input)
-    _check(n <= size, f"{where}.input", f"{n} unread bytes, more than the {size}-byte ring")
+    if n > size:
+        _fail(f"{where}.input", f"{n} unread bytes, more than the {size}-byte ring")
     for name in ("commit", "canon", "line_start", "echo_commit", "echo_mark"):
-        _check(-(1 << 63) <= getattr(e, name) < 1 << 63, f"{where}.{name}", "out of range")
+        if not -(1 << 63) <= getattr(e, name) < 1 << 63:
+            _fail(f"{where}.{name}", "out of range")
     # N_TTY keeps one of canon_head and commit_head up to date; the other is stale and unused.
     if canonical(e):
-        _check(0 <= e.canon <= n, f"{where}.canon", f"{e.canon} outside the {n} unread bytes")
+        if not 0 <= e.canon <= n:
+            _fail(f"{where}.canon", f"{e.canon} outside the {n} unread bytes")
+        if e.line_ends and not (min(e.line_ends) >= 0 and max(e.line_ends) < e.canon):
+            _fail(f"{where}.line_ends", "a line end outside the complete lines")
     else:
-        _check(0 <= e.commit <= n, f"{where}.commit", f"{e.commit} outside the {n} unread bytes")
-    limit = e.canon if canonical(e) else n
-    _check(all(0 <= i < limit for i in e.line_ends), f"{where}.line_ends",
-           "a line end outside the complete lines" if canonical(e) else "a line end past the input")
-    _check(0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX, f"{where}", "ring index out of range")
-    _check(0 <= e.lookahead_count <= 1 << 20, f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
-    _check(len(e.echo) <= size, f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
-    _check(0 <= e.echo_commit <= len(e.echo), f"{where}.echo_commit", "outside the pending echo bytes")
-    _check(len(e.flip) <= FLIP_RESTORE_MAX, f"{where}.flip",
-           f"{len(e.flip)} pending flip bytes, more than {FLIP_RESTORE_MAX}: a pty never holds that much "
-           "(about 20 KB at most), and writers could take the restored pair past what checkpoint saves")
-    _check(e.flip_lookahead <= len(e.flip), f"{where}.flip_lookahead", "beyond the pending flip bytes")
+        if not 0 <= e.commit <= n:
+            _fail(f"{where}.commit", f"{e.commit} outside the {n} unread bytes")
+        if e.line_ends and not (min(e.line_ends) >= 0 and max(e.line_ends) < n):
+            _fail(f"{where}.line_ends", "a line end past the input")
+    if not (0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX):
+        _fail(f"{where}", "ring index out of range")
+    if not 0 <= e.lookahead_count <= 1 << 20:
+        _fail(f"{where}.lookahead_count", f"{e.lookahead_count} is implausible")
+    if len(e.echo) > size:
+        _fail(f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
+    if not 0 <= e.echo_commit <= len(e.echo):
+        _fail(f"{where}.echo_commit", "outside the pending echo bytes")
+    if len(e.flip) > FLIP_RESTORE_MAX:
+        _fail(f"{where}.flip",
+              f"{len(e.flip)} pending flip bytes, more than {FLIP_RESTORE_MAX}: a pty never holds that much "
+              "(about 20 KB at most), and writers could take the restored pair past what checkpoint saves")
+    if e.flip_lookahead > len(e.flip):
+        _fail(f"{where}.flip_lookahead", "beyond the pending flip bytes")
     if e.flip_flags is not None:
-        _check(len(e.flip_flags) == len(e.flip), f"{where}.flip_flags", "not one flag per byte")
-        _check(all(f <= 4 for f in e.flip_flags), f"{where}.flip_flags", "unknown TTY_* flag")
-    for name in ("column", "canon_column"):
-        _check(0 <= getattr(e, name) <= U32_MAX, f"{where}.{name}", "out of range")
+        if len(e.flip_flags) != len(e.flip):
+            _fail(f"{where}.flip_flags", "not one flag per byte")
+        if e.flip_flags and max(e.flip_flags) > 4:
+            _fail(f"{where}.flip_flags", "unknown TTY_* flag")
+    if not (0 <= e.column <= U32_MAX and 0 <= e.canon_column <= U32_MAX):
+        _fail(f"{where}.{'column' if not 0 <= e.column <= U32_MAX else 'canon_column'}", "out of range")
 
 
 def _validate_extra(extra: tuple[Extra, ...], known: int, where: str) -> None:
@@ -529,14 +563,14 @@ def _validate_extra(extra: tuple[Extra, ...], known: int, where: str) -> None:
         last = x.position
 
 
-def _validate(image: Image) -> None:
+def _validate(image: Image, only: int | None = None) -> None:
     c = image.constants
     _validate_extra(image.extra, 2 + len(image.pairs), "image")
     _check(c.n_tty_buf_size > 0 and c.n_tty_buf_size & (c.n_tty_buf_size - 1) == 0, "constants.n_tty_buf_size",
            f"{c.n_tty_buf_size} is not a power of two")
     _check(1 <= c.nccs <= 255, "constants.nccs", f"{c.nccs} is out of range")
     _check(len(image.pairs) > 0, "image", "no pty pairs")
-    for k, p in enumerate(image.pairs):
+    for k, p in enumerate(image.pairs) if only is None else [(only, image.pairs[only])]:
         _validate_end(p.master, f"pair[{k}].master", c, True)
         _validate_end(p.slave, f"pair[{k}].slave", c, False)
         _validate_extra(p.extra, 3 + (p.devpts is not None), f"pair[{k}]")
