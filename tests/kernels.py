@@ -271,6 +271,14 @@ def _build_debug_kernel(kernel: Kernel) -> None:
     if proc.returncode:
         sys.stderr.write(proc.stdout[-3000:])
         raise KernelError("vng --kconfig failed")
+    # vng appends its own defaults after our fragment (among them
+    # DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT=y): apply the fragment again, last.
+    with open(tree / ".config", "a") as config:
+        config.write("\n" + DEBUG_CONFIG.read_text())
+    proc = _run(["make", "olddefconfig"], cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        sys.stderr.write(proc.stdout[-3000:])
+        raise KernelError("make olddefconfig failed")
     lost = lost_config(DEBUG_CONFIG.read_text(), (tree / ".config").read_text())
     if lost:
         raise KernelError(f"kernel config lost {', '.join(lost)} (unmet dependencies?)")
@@ -281,8 +289,27 @@ def _build_debug_kernel(kernel: Kernel) -> None:
     if proc.returncode:
         sys.stderr.write((tree / "build.log").read_text()[-5000:])
         raise KernelError(f"debug kernel build failed (log: {tree / 'build.log'})")
+    _write_ntty_btf(tree)
     (tree / BUILT_MARKER).touch()
     log(f"debug kernel {(tree / 'include/config/kernel.release').read_text().strip()} built")
+
+
+# The debug kernels are built without debug info (a third of their build
+# time), so without BTF.  The module still needs struct n_tty_data's layout:
+# it comes from n_tty.o alone, compiled again with -g under the same config,
+# its DWARF turned into BTF by pahole.
+NTTY_BTF = "ckpt-tty-n_tty.btf"
+
+
+def _write_ntty_btf(tree: Path) -> None:
+    with open(tree / "build.log", "a") as out:
+        proc = _run(["make", "KCFLAGS=-g", "drivers/tty/n_tty.o"], cwd=tree, stdout=out, stderr=subprocess.STDOUT)
+        if proc.returncode == 0:
+            proc = _run(["pahole", f"--btf_encode_detached={NTTY_BTF}", "drivers/tty/n_tty.o"],
+                        cwd=tree, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode or not (tree / NTTY_BTF).is_file():
+        sys.stderr.write((tree / "build.log").read_text()[-3000:])
+        raise KernelError(f"could not take struct n_tty_data's BTF from {tree / 'drivers/tty/n_tty.o'}")
 
 
 def build_module(kernel: Kernel) -> Path:
@@ -298,7 +325,9 @@ def build_module(kernel: Kernel) -> Path:
         else:
             shutil.copy2(src, dst)
     log(f"building ckpt_tty.ko for {kernel.release}")
-    proc = _run(["make", "-C", str(bdir), f"KDIR={kernel.kdir}", "modules"],
+    ntty_btf = kernel.kdir / NTTY_BTF
+    layout = [f"KBTF={ntty_btf}"] if ntty_btf.is_file() else []
+    proc = _run(["make", "-C", str(bdir), f"KDIR={kernel.kdir}", *layout, "modules"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode or not kernel.ko.is_file():
         sys.stderr.write(proc.stdout[-5000:])
