@@ -178,10 +178,28 @@ static int check_master_only(const struct ckpt_tty_end *e)
 	return 0;
 }
 
+/*
+ * A hung-up pty end has no line discipline: tty_ldisc_hangup() kills it
+ * (reinit only for a console-redirect file), and only a new open brings
+ * one back, clearing TTY_HUPPED.  So no n_tty state: every index, column
+ * and flag 0, no input or echo.  Flip data may wait (pty_write() still
+ * queues it; flush_to_ldisc() finds no ldisc).  Termios are anything: a
+ * master's mode ioctls still reach its slave.
+ */
+static int check_hung_up(const struct ckpt_tty_end *e)
+{
+	if (e->read_head || e->commit_head || e->canon_head || e->read_tail || e->line_start ||
+	    e->lookahead_count || e->echo_head || e->echo_commit || e->echo_mark || e->echo_tail ||
+	    e->column || e->canon_column || e->ntty_flags)
+		return -EINVAL;
+	return 0;
+}
+
 static int check_end(const struct ckpt_tty_end_view *v, bool master)
 {
 	const struct ckpt_tty_end *e = v->e;
 	u32 allowed = CKPT_TTY_END_FLAGS_RESTORABLE;
+	bool hung_up = e->flags & CKPT_TTY_END_HUPPED;
 	int ret;
 
 	if (!master)	/* TIOCSPTLCK and TIOCPKT act on the master only */
@@ -194,7 +212,7 @@ static int check_end(const struct ckpt_tty_end_view *v, bool master)
 	if (e->ldisc != N_TTY || e->termios.c_line != N_TTY)
 		return -EINVAL;
 	/* n_tty_set_termios() derives icanon from ICANON; the ring rules use it */
-	if (!!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) != !!(e->termios.c_lflag & ICANON))
+	if (!hung_up && !!(e->ntty_flags & CKPT_TTY_NTTY_ICANON) != !!(e->termios.c_lflag & ICANON))
 		return -EINVAL;
 	if (memchr_inv(e->termios.pad, 0, sizeof(e->termios.pad)) ||
 	    memchr_inv(e->termios_locked.pad, 0, sizeof(e->termios_locked.pad)) ||
@@ -205,7 +223,7 @@ static int check_end(const struct ckpt_tty_end_view *v, bool master)
 	if (e->ntty_flags & ~(CKPT_TTY_NTTY_RESTORABLE | CKPT_TTY_NTTY_ICANON | CKPT_TTY_NTTY_RAW |
 			      CKPT_TTY_NTTY_REAL_RAW | CKPT_TTY_NTTY_NO_ROOM))
 		return -EINVAL;
-	ret = check_read_side(v);
+	ret = hung_up ? check_hung_up(e) : check_read_side(v);
 	if (!ret && master)
 		ret = check_master_only(e);
 	if (!ret)

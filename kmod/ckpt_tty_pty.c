@@ -145,9 +145,11 @@ static int ckpt_tty_get_pair(int fd, struct ckpt_tty_pair_ref *p)
 	ret = -ENOTTY;
 	if (!ckpt_tty_release_op || p->file->f_op->release != ckpt_tty_release_op || !p->file->private_data)
 		goto err;
-	ret = -EIO;
-	if (tty_hung_up_p(p->file))
-		goto err;
+	/*
+	 * A hung-up file (hung_up_tty_fops) keeps its tty_file_private until
+	 * release, so it still names its tty: checkpoint takes it, as the only
+	 * handle left on a slave whose master is closed.
+	 */
 	tty = ((struct tty_file_private *)p->file->private_data)->tty;
 	ret = -EOPNOTSUPP;
 	if (tty->driver->type != TTY_DRIVER_TYPE_PTY || !(tty->driver->flags & TTY_DRIVER_DEVPTS_MEM))
@@ -228,15 +230,20 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 	ret = ckpt_tty_lock_killable(p->slave);
 	if (ret)
 		goto err_unlock_master;
-	ret = -EBUSY;
+	/*
+	 * Under the tty lock the line discipline cannot come or go: hangup
+	 * (__tty_hangup), reopen (tty_reopen) and TIOCSETD take it.  A hung-up
+	 * end has none (see ckpt_tty_has_ntty()); any other end without one is
+	 * half-way through something: busy.
+	 */
 	p->ld_master = tty_ldisc_ref(p->master);
-	if (!p->ld_master)
-		goto err_unlock;
 	p->ld_slave = tty_ldisc_ref(p->slave);
-	if (!p->ld_slave)
-		goto err_deref_master;
+	ret = -EBUSY;
+	if ((!p->ld_master && !test_bit(TTY_HUPPED, &p->master->flags)) ||
+	    (!p->ld_slave && !test_bit(TTY_HUPPED, &p->slave->flags)))
+		goto err_deref_slave;
 	ret = -EOPNOTSUPP;
-	if (p->ld_master->ops->num != N_TTY || p->ld_slave->ops->num != N_TTY)
+	if ((p->ld_master && p->ld_master->ops->num != N_TTY) || (p->ld_slave && p->ld_slave->ops->num != N_TTY))
 		goto err_deref_slave;
 	ret = ckpt_tty_buffer_lock_killable(p->slave->port);
 	if (ret)
@@ -250,7 +257,7 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 	ret = -EINTR;
 	if (down_write_killable(&p->master->termios_rwsem))
 		goto err_unlock_master_buf;
-	if (!p->master->disc_data || !p->slave->disc_data) {
+	if ((p->ld_master && !p->master->disc_data) || (p->ld_slave && !p->slave->disc_data)) {
 		ret = -EBUSY;
 		goto err_unlock_all;
 	}
@@ -265,10 +272,10 @@ err_unlock_slave_termios:
 err_unlock_slave_buf:
 	tty_buffer_unlock_exclusive(p->slave->port);
 err_deref_slave:
-	tty_ldisc_deref(p->ld_slave);
-err_deref_master:
-	tty_ldisc_deref(p->ld_master);
-err_unlock:
+	if (p->ld_slave)
+		tty_ldisc_deref(p->ld_slave);
+	if (p->ld_master)
+		tty_ldisc_deref(p->ld_master);
 	tty_unlock(p->slave);
 err_unlock_master:
 	tty_unlock(p->master);
@@ -282,11 +289,28 @@ static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 	tty_buffer_unlock_exclusive(p->master->port);
 	up_write(&p->slave->termios_rwsem);
 	tty_buffer_unlock_exclusive(p->slave->port);
-	tty_ldisc_deref(p->ld_slave);
-	tty_ldisc_deref(p->ld_master);
+	if (p->ld_slave)
+		tty_ldisc_deref(p->ld_slave);
+	if (p->ld_master)
+		tty_ldisc_deref(p->ld_master);
 	tty_unlock(p->slave);
 	tty_unlock(p->master);
 	trace_ckpt_tty_unlocked(p->slave->index, p->op);
+}
+
+/*
+ * The n_tty state of a locked end, or NULL for a hung-up end, which has no
+ * line discipline.  A hung-up end that kept one (tty_ldisc_hangup() reinits
+ * it for a console-redirect file) is one restore could not make: refused.
+ */
+static int ckpt_tty_ntty(const struct ckpt_tty_pair_ref *p, struct tty_struct *tty, void **ld)
+{
+	bool has_ldisc = tty == p->master ? p->ld_master : p->ld_slave;
+
+	*ld = has_ldisc ? tty->disc_data : NULL;
+	if (has_ldisc && test_bit(TTY_HUPPED, &tty->flags))
+		return -EOPNOTSUPP;
+	return 0;
 }
 
 /* ---- checkpoint ---- */
@@ -361,12 +385,11 @@ static void ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *
 		e->flip_lookahead = lookahead;
 }
 
-static int ckpt_tty_measure_end(struct tty_struct *tty, struct ckpt_tty_end_size *size)
+/* ld: the end's n_tty_data, NULL when hung up (ckpt_tty_ntty()) */
+static int ckpt_tty_measure_end(struct tty_struct *tty, void *ld, struct ckpt_tty_end_size *size)
 {
-	void *ld = tty->disc_data;
-
-	size->input_len = NTTY_SIZE_T(ld, READ_HEAD) - NTTY_SIZE_T(ld, READ_TAIL);
-	size->echo_len = NTTY_SIZE_T(ld, ECHO_HEAD) - NTTY_SIZE_T(ld, ECHO_TAIL);
+	size->input_len = ld ? NTTY_SIZE_T(ld, READ_HEAD) - NTTY_SIZE_T(ld, READ_TAIL) : 0;
+	size->echo_len = ld ? NTTY_SIZE_T(ld, ECHO_HEAD) - NTTY_SIZE_T(ld, ECHO_TAIL) : 0;
 	ckpt_tty_walk_flip(tty->port, size, NULL, NULL, NULL);
 	/* n_tty exceeds its ring only in one corner (ICANON|PARMRK overflow, kmod/INVARIANTS.md) */
 	if (size->input_len > CKPT_TTY_RING_SIZE || size->echo_len > CKPT_TTY_RING_SIZE ||
@@ -402,11 +425,13 @@ static void ckpt_tty_copy_line_ends(u8 *out, const unsigned long *ring_bits, u64
 		out[(first + bit) / 8] |= 1U << ((first + bit) % 8);
 }
 
-/* One end into its header and data (zeroed, sized by size); all locks held. */
-static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_size *size,
+/*
+ * One end into its header and data (zeroed, sized by size); all locks held.
+ * A hung-up end (ld NULL) keeps its n_tty fields 0: it has no n_tty state.
+ */
+static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_size *size,
 			      struct ckpt_tty_end *e, u8 *data)
 {
-	void *ld = tty->disc_data;
 	unsigned long irqflags;
 	u8 *line_ends, *echo, *flip;
 
@@ -432,6 +457,17 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 		e->flags |= CKPT_TTY_END_PACKET;
 	e->pktstatus = tty->ctrl.pktstatus;
 	spin_unlock_irqrestore(&tty->ctrl.lock, irqflags);
+	e->flip_count = size->flip_count;
+	e->flip_flagged = size->flip_flagged;
+	e->data_size = ckpt_tty_end_data_size(size->input_len, size->echo_len, size->flip_count,
+					      size->flip_flagged);
+	line_ends = data + ALIGN(size->input_len, 8);
+	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
+	flip = echo + ALIGN(size->echo_len, 8);
+	ckpt_tty_walk_flip(tty->port, NULL, e, flip,
+			   size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL);
+	if (!ld)
+		return;
 
 	e->read_head = NTTY_SIZE_T(ld, READ_HEAD);
 	e->commit_head = NTTY_SIZE_T(ld, COMMIT_HEAD);
@@ -452,10 +488,6 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 			(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
 			(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
 			(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
-	e->flip_count = size->flip_count;
-	e->flip_flagged = size->flip_flagged;
-	e->data_size = ckpt_tty_end_data_size(size->input_len, size->echo_len, size->flip_count,
-					      size->flip_flagged);
 
 	/*
 	 * Only what is still to be read or echoed: n_tty leaves consumed input
@@ -463,14 +495,9 @@ static void ckpt_tty_save_end(struct tty_struct *tty, const struct ckpt_tty_end_
 	 * password read in raw mode must not leave the kernel here.  Line ends
 	 * likewise for unread input only (ICANON|EXTPROC leaves dead push bits).
 	 */
-	line_ends = data + ALIGN(size->input_len, 8);
-	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
-	flip = echo + ALIGN(size->echo_len, 8);
 	ckpt_tty_copy_from_ring(data, NTTY_BYTES(ld, READ_BUF), e->read_tail, size->input_len);
 	ckpt_tty_copy_line_ends(line_ends, NTTY_BITMAP(ld, READ_FLAGS), e->read_tail, size->input_len);
 	ckpt_tty_copy_from_ring(echo, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, size->echo_len);
-	ckpt_tty_walk_flip(tty->port, NULL, e, flip,
-			   size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL);
 }
 
 /*
@@ -501,6 +528,7 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	struct ckpt_tty_pair_ref p;
 	struct ckpt_tty_record *r;
 	struct ckpt_tty_end *me, *se;
+	void *mld, *sld;
 	size_t size;
 	int ret;
 
@@ -518,9 +546,13 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
-	ret = ckpt_tty_measure_end(p.master, &msize);
+	ret = ckpt_tty_ntty(&p, p.master, &mld);
 	if (!ret)
-		ret = ckpt_tty_measure_end(p.slave, &ssize);
+		ret = ckpt_tty_ntty(&p, p.slave, &sld);
+	if (!ret)
+		ret = ckpt_tty_measure_end(p.master, mld, &msize);
+	if (!ret)
+		ret = ckpt_tty_measure_end(p.slave, sld, &ssize);
 	if (ret)
 		goto out_unlock;
 	size = sizeof(*r) + 2 * sizeof(struct ckpt_tty_end) +
@@ -534,9 +566,9 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	r->index = p.slave->index;
 	r->devpts_dev = ckpt_tty_devpts_dev(&p);
 	me = (struct ckpt_tty_end *)(r + 1);
-	ckpt_tty_save_end(p.master, &msize, me, (u8 *)(me + 1));
+	ckpt_tty_save_end(p.master, mld, &msize, me, (u8 *)(me + 1));
 	se = (struct ckpt_tty_end *)((u8 *)(me + 1) + me->data_size);
-	ckpt_tty_save_end(p.slave, &ssize, se, (u8 *)(se + 1));
+	ckpt_tty_save_end(p.slave, sld, &ssize, se, (u8 *)(se + 1));
 	ckpt_tty_save_winsize(me, &wm);
 	ckpt_tty_save_winsize(se, &ws);
 	*out = r;
@@ -612,16 +644,22 @@ static bool ckpt_tty_flip_pending(struct tty_port *port)
 	return false;
 }
 
-/* Nothing received, read, echoed or pending on this end. */
-static bool ckpt_tty_end_is_fresh(struct tty_struct *tty)
+/*
+ * Nothing received, read, echoed or pending on this end, and hung up
+ * exactly when hung_up says (restore's own hangup, then without n_tty).
+ */
+static bool ckpt_tty_end_is_fresh(const struct ckpt_tty_pair_ref *p, struct tty_struct *tty, bool hung_up)
 {
-	void *ld = tty->disc_data;
+	void *ld;
 
-	if (NTTY_SIZE_T(ld, READ_HEAD) || NTTY_SIZE_T(ld, READ_TAIL) || NTTY_SIZE_T(ld, CANON_HEAD) ||
-	    NTTY_SIZE_T(ld, COMMIT_HEAD) || NTTY_SIZE_T(ld, ECHO_HEAD) || NTTY_SIZE_T(ld, ECHO_TAIL) ||
-	    NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) || NTTY_UINT(ld, COLUMN) || ckpt_tty_flip_pending(tty->port))
+	if (test_bit(TTY_OTHER_CLOSED, &tty->flags) || test_bit(TTY_HUPPED, &tty->flags) != hung_up ||
+	    ckpt_tty_ntty(p, tty, &ld) || ckpt_tty_flip_pending(tty->port))
 		return false;
-	return !test_bit(TTY_OTHER_CLOSED, &tty->flags) && !test_bit(TTY_HUPPED, &tty->flags);
+	if (!ld)
+		return hung_up;
+	return !(NTTY_SIZE_T(ld, READ_HEAD) || NTTY_SIZE_T(ld, READ_TAIL) || NTTY_SIZE_T(ld, CANON_HEAD) ||
+		 NTTY_SIZE_T(ld, COMMIT_HEAD) || NTTY_SIZE_T(ld, ECHO_HEAD) || NTTY_SIZE_T(ld, ECHO_TAIL) ||
+		 NTTY_SIZE_T(ld, LOOKAHEAD_COUNT) || NTTY_UINT(ld, COLUMN));
 }
 
 /*
@@ -641,10 +679,13 @@ static bool ckpt_tty_end_takes_onto(struct tty_struct *tty, bool force)
 	       NTTY_SIZE_T(ld, ECHO_HEAD) == NTTY_SIZE_T(ld, ECHO_TAIL) && !ckpt_tty_flip_pending(tty->port);
 }
 
-static bool ckpt_tty_pair_takes(struct ckpt_tty_pair_ref *p, u32 flags)
+/* hung_up: restore has hung up the ends the image says were (a new pair only). */
+static bool ckpt_tty_pair_takes(struct ckpt_tty_pair_ref *p, u32 flags, const struct ckpt_tty_pair_view *pair,
+				bool hung_up)
 {
 	if (!(flags & CKPT_TTY_RESTORE_ONTO))
-		return ckpt_tty_end_is_fresh(p->master) && ckpt_tty_end_is_fresh(p->slave);
+		return ckpt_tty_end_is_fresh(p, p->master, hung_up && (pair->master.e->flags & CKPT_TTY_END_HUPPED)) &&
+		       ckpt_tty_end_is_fresh(p, p->slave, hung_up && (pair->slave.e->flags & CKPT_TTY_END_HUPPED));
 	return ckpt_tty_end_takes_onto(p->master, flags & CKPT_TTY_RESTORE_FORCE) &&
 	       ckpt_tty_end_takes_onto(p->slave, flags & CKPT_TTY_RESTORE_FORCE);
 }
@@ -745,11 +786,11 @@ static void ckpt_tty_copy_to_ring(u8 *ring, u64 from, const u8 *in, u32 len)
 	memcpy(ring, in + first, len - first);
 }
 
-static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end_view *v)
+/* ld: the end's n_tty_data, NULL for an end restore hung up (it has none) */
+static void ckpt_tty_load_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_view *v)
 {
 	const struct ckpt_tty_end *e = v->e;
-	void *ld = tty->disc_data;
-	unsigned long *flags = NTTY_BITMAP(ld, READ_FLAGS);
+	unsigned long *flags;
 	unsigned long irqflags;
 	u32 i;
 
@@ -763,6 +804,8 @@ static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end_
 	tty->ctrl.packet = !!(e->flags & CKPT_TTY_END_PACKET);
 	tty->ctrl.pktstatus = e->pktstatus;
 	spin_unlock_irqrestore(&tty->ctrl.lock, irqflags);
+	if (!ld)
+		return;
 
 	NTTY_SIZE_T(ld, READ_HEAD) = e->read_head;
 	NTTY_SIZE_T(ld, COMMIT_HEAD) = e->commit_head;
@@ -788,6 +831,7 @@ static void ckpt_tty_load_end(struct tty_struct *tty, const struct ckpt_tty_end_
 	ntty_set_bit(ld, CKPT_NTTY_PUSH_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_PUSH);
 	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, READ_BUF), e->read_tail, v->input, v->input_len);
 	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, v->echo, v->echo_len);
+	flags = NTTY_BITMAP(ld, READ_FLAGS);
 	bitmap_zero(flags, N_TTY_BUF_SIZE);
 	for (i = 0; i < v->input_len; i++)
 		if ((v->line_ends[i / 8] >> (i % 8)) & 1)
@@ -844,8 +888,13 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 {
 	struct ckpt_tty_pair_ref p;
 	struct ktermios kt_master, kt_slave;
+	bool hangup;
 	int ret;
 
+	/* A terminal in use is not hung up by a restore onto it. */
+	hangup = (pair->master.e->flags | pair->slave.e->flags) & CKPT_TTY_END_HUPPED;
+	if (hangup && (flags & CKPT_TTY_RESTORE_ONTO))
+		return -EINVAL;
 	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
@@ -861,13 +910,24 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
 		goto out_put;
-	if (!ckpt_tty_pair_takes(&p, flags))
+	if (!ckpt_tty_pair_takes(&p, flags, pair, false))
 		ret = -EBUSY;
 	else if (!ckpt_tty_termios_equal(&p.master->termios, &kt_master))
 		ret = -EINVAL;
 	ckpt_tty_unlock_pair(&p);
 	if (ret)
 		goto out_put;
+
+	/*
+	 * Hung-up ends: hang the new end up first, as TIOCVHANGUP would (its
+	 * line discipline goes, its files become hung_up_tty_fops, and the
+	 * peer's pending flip data is flushed by pty_flush_buffer()), then load
+	 * what the image says, the termios and flip data a hung-up end keeps.
+	 */
+	if (pair->slave.e->flags & CKPT_TTY_END_HUPPED)
+		tty_vhangup(p.slave);
+	if (pair->master.e->flags & CKPT_TTY_END_HUPPED)
+		tty_vhangup(p.master);
 
 	ret = ckpt_tty_apply_modes(&p, pair, &kt_slave, flags);
 	p.op = CKPT_TTY_TRACE_OP_RESTORE;
@@ -883,7 +943,7 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 	 * target's locked termios are put back); pyctl discards a new pair, and
 	 * says so for a pair in use.
 	 */
-	if (!ckpt_tty_pair_takes(&p, flags) ||
+	if (!ckpt_tty_pair_takes(&p, flags, pair, hangup) ||
 	    !ckpt_tty_termios_equal(&p.master->termios, &kt_master) ||
 	    !ckpt_tty_termios_equal(&p.slave->termios, &kt_slave))
 		ret = -EBUSY;
@@ -900,8 +960,8 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 			ckpt_tty_drop_flip(p.master->port);
 	}
 	if (!ret) {
-		ckpt_tty_load_end(p.master, &pair->master);
-		ckpt_tty_load_end(p.slave, &pair->slave);
+		ckpt_tty_load_end(p.master, p.ld_master ? p.master->disc_data : NULL, &pair->master);
+		ckpt_tty_load_end(p.slave, p.ld_slave ? p.slave->disc_data : NULL, &pair->slave);
 	}
 	ckpt_tty_unlock_pair(&p);
 

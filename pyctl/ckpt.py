@@ -158,26 +158,48 @@ def _restorable_pair(image: Image, pair: int) -> Pair:
     return reachable.settle(image.pairs[pair])
 
 
+_OTHER_CLOSED = 1 << TTY_FLAGS.index("other_closed")
+
+
+def _closing(p: Pair, info: ModuleInfo) -> tuple[Pair, str | None]:
+    """What RESTORE installs for ``p``, and which end of the new pair to close after it.
+
+    other_closed is set by a close, so a restore closes an end again
+    instead of installing the flag: the master, when the slave has the flag
+    (pty_close() of a master sets it on both ends and hangs the slave up;
+    the module has hung it up already, as the image says); else the slave,
+    when only the master has it (every slave fd had been closed).
+    """
+    if (p.master.has("hupped") or p.slave.has("hupped")) and not info.features & _uapi.CKPT_TTY_FEATURE_HUNG_UP:
+        raise PyctlError(f"pair {p.index}: the loaded ckpt_tty.ko cannot restore hung-up terminals "
+                         "(it lacks the hung_up feature; load this version's module)")
+    close = "master" if p.slave.has("other_closed") else "slave" if p.master.has("other_closed") else None
+    if close is None:
+        return p, None
+    return dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~_OTHER_CLOSED),
+                               slave=dataclasses.replace(p.slave, flags=p.slave.flags & ~_OTHER_CLOSED)), close
+
+
 def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int | str = "original",
-            device: str = DEVICE_PATH) -> tuple[int, int | None]:
+            device: str = DEVICE_PATH) -> tuple[int | None, int | None]:
     """Restore pair ``pair`` of ``image`` into a new pty from ``ptmx``: (master_fd, slave_fd).
 
     ``ptmx`` picks the devpts instance.  ``index``: "original" recreates the
     pair as /dev/pts/N with the N it had (pyctl.pty.IndexTaken if N is in
     use there), "any" takes the lowest free index, an int that index.
 
-    When every slave fd had been closed at checkpoint time (the master's
-    other_closed flag), the slave is closed again after the restore, which
-    is what sets that flag: the master reads what is left, then EIO.  The
-    slave fd returned is then None.
+    A closed end is closed again after the restore (see _closing()): when
+    every slave fd had been closed at checkpoint time, the slave (the master
+    reads what is left, then EIO), and the slave fd returned is None; when
+    the master had been closed, the master, and the master fd returned is
+    None (the slave, hung up, reads 0 and fails writes with EIO as before).
+    An end that was hung up is hung up again.
     """
     p = _restorable_pair(image, pair)
-    slave_closed = p.master.has("other_closed")
-    if slave_closed:
-        bit = 1 << TTY_FLAGS.index("other_closed")
-        p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
     dev = shared(device)
-    check_compatible(image, dev.info(), pair)
+    info = dev.info()
+    check_compatible(image, info, pair)
+    p, close = _closing(p, info)
     buf = pairrecord.pair_to_record(p)
     if index == "any":
         master, slave = open_pty(ptmx)
@@ -191,31 +213,40 @@ def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int 
         os.close(master)
         os.close(slave)
         raise
-    if slave_closed:
+    return _close_again(master, slave, close)
+
+
+def _close_again(master: int, slave: int, close: str | None) -> tuple[int | None, int | None]:
+    if close == "master":
+        os.close(master)
+        return None, slave
+    if close == "slave":
         os.close(slave)
         return master, None
     return master, slave
 
 
-def restore_many(image: Image, *, ptmx: str = "/dev/ptmx", device: str = DEVICE_PATH) -> list[tuple[int, int | None]]:
+def restore_many(image: Image, *, ptmx: str = "/dev/ptmx",
+                 device: str = DEVICE_PATH) -> list[tuple[int | None, int | None]]:
     """Restore every pair of ``image`` into new ptys from ``ptmx`` (the lowest free
     indices), in one call to the module: [(master_fd, slave_fd), ...] in order.
 
     Every pair is checked (here, then by the module) before any is
     installed; if one is refused, no pty is left behind and the error names
-    it.  A slave closed at checkpoint time is closed again, as in restore().
+    it.  A closed end is closed again and a hung-up one hung up, as in restore().
     """
     settled = [_restorable_pair(image, k) for k in range(len(image.pairs))]
     room_for_fds(2 * len(settled))
     opened: list[tuple[int, int]] = []
+    closes: list[str | None] = []
     try:
         dev = shared(device)
-        check_compatible(image, dev.info())
+        info = dev.info()
+        check_compatible(image, info)
         items = []
         for p in settled:
-            if p.master.has("other_closed"):
-                bit = 1 << TTY_FLAGS.index("other_closed")
-                p = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~bit))
+            p, close = _closing(p, info)
+            closes.append(close)
             opened.append(open_pty(ptmx))
             items.append((opened[-1][0], pairrecord.pair_to_record(p)))
         for start in range(0, len(items), _uapi.CKPT_TTY_BATCH_MAX):
@@ -230,14 +261,7 @@ def restore_many(image: Image, *, ptmx: str = "/dev/ptmx", device: str = DEVICE_
             os.close(m)
             os.close(s)
         raise
-    out: list[tuple[int, int | None]] = []
-    for p, (m, s) in zip(settled, opened):
-        if p.master.has("other_closed"):
-            os.close(s)
-            out.append((m, None))
-        else:
-            out.append((m, s))
-    return out
+    return [_close_again(m, s, close) for (m, s), close in zip(opened, closes)]
 
 
 ONTO_ERRORS = {
@@ -262,6 +286,9 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     if p.master.has("other_closed"):
         raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
                          "a terminal in use cannot be made so")
+    if p.master.has("hupped") or p.slave.has("hupped"):
+        raise ImageError(f"pair[{pair}]: the terminal was hung up at checkpoint time; "
+                         "restore --onto does not hang up a terminal in use")
     dev = shared(device)
     info = dev.info()
     if "restore_onto" not in info.feature_names:

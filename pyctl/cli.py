@@ -237,10 +237,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+CRIU_EXAMPLES = """examples:
+  python -m pyctl criu dump -t 1234 -D /srv/dump -- --tcp-established
+  python -m pyctl criu restore -D /srv/dump -- --restore-detached
+The tree must be alone in its cgroup (v2): pyctl freezes it there before criu
+drains its terminals, and criu dumps it still frozen (--freeze-cgroup).
+"""
+
+
+def cmd_criu(args: argparse.Namespace) -> int:
+    from . import criu
+
+    if args.criu_command == "hook":
+        return criu.hook()
+    if args.criu_command == "dump":
+        return criu.dump(args.tree, args.images_dir, args.criu_args)
+    return criu.restore(args.images_dir, args.criu_args)
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .ckpt import restore
     from .proc import run_on_terminal, send_fds
-    from .pty import ptmx_of, pty_index
+    from .pty import ptmx_of
 
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if args.onto is not None:
@@ -251,17 +269,34 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise PyctlError("restore needs either a command to run on the restored terminal (restore FILE -- CMD "
                          "[ARGS]) or --send-fds SOCKET to hand it to another program")
     image = _read_image(args.image)
-    if command and image.pairs[0].master.has("other_closed"):
-        raise PyctlError("the program side of this terminal was closed at checkpoint time: "
-                         "there is no terminal to run a command on (--send-fds passes the master)")
+    p = image.pairs[0]
+    if command and (p.master.has("other_closed") or p.slave.has("other_closed")):
+        raise PyctlError("one side of this terminal was closed at checkpoint time: "
+                         "there is no terminal to run a command on (--send-fds passes the end left)")
+    if command and (p.master.has("hupped") or p.slave.has("hupped")):
+        raise PyctlError("this terminal was hung up at checkpoint time: a command on it would read nothing "
+                         "(--send-fds passes its ends, hung up as they were)")
     ptmx = ptmx_of(args.devpts) if args.devpts else args.ptmx
     index = "any" if args.any_index else "original" if args.index is None else args.index
     master, slave = restore(image, ptmx=ptmx, index=index)
-    where = f"/dev/pts/{pty_index(master)} of {args.devpts or ptmx}"
-    print(f"pyctl: restored {_summary(image)} as {where}", file=sys.stderr)
+    number = _restored_index(master, slave)
+    print(f"pyctl: restored {_summary(image)} as /dev/pts/{number} of {args.devpts or ptmx}", file=sys.stderr)
     if args.send_fds:
-        return send_fds(args.send_fds, master, slave, pty_index(master))
+        return send_fds(args.send_fds, master, slave, number)
     return run_on_terminal(master, slave, command)
+
+
+def _restored_index(master: int | None, slave: int | None) -> int:
+    """N of /dev/pts/N: TIOCGPTN on a live master, else the slave's device number
+    (a hung-up master fails every ioctl; a closed one is None)."""
+    from .pty import pty_index
+
+    try:
+        if master is not None:
+            return pty_index(master)
+    except OSError:
+        pass
+    return os.minor(os.fstat(slave).st_rdev)  # pts devices are (136, N): one region of 2^20 minors
 
 
 def _restore_onto(args: argparse.Namespace, command: list[str]) -> int:
@@ -364,6 +399,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=DEVICE_PATH, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_validate)
 
+    p = sub.add_parser("criu", help="criu dump/restore of a process tree with every terminal it holds",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=CRIU_EXAMPLES)
+    criu_sub = p.add_subparsers(dest="criu_command", required=True)
+    d = criu_sub.add_parser("dump", help="freeze the tree's cgroup, save its terminals, then criu dump it")
+    d.add_argument("-t", "--tree", type=int, required=True, metavar="PID", help="root of the process tree")
+    d.add_argument("-D", "--images-dir", required=True, metavar="DIR")
+    d.set_defaults(func=cmd_criu, criu_args=[])  # criu's own options go after --
+    r = criu_sub.add_parser("restore", help="criu restore, then put every terminal's saved state back")
+    r.add_argument("-D", "--images-dir", required=True, metavar="DIR")
+    r.set_defaults(func=cmd_criu, criu_args=[])
+    h = criu_sub.add_parser("hook", help="criu's action script (criu runs it; not for people)")
+    h.set_defaults(func=cmd_criu)
+
     p = sub.add_parser("unload", help="unload ckpt_tty")
     p.set_defaults(func=cmd_unload)
     return parser
@@ -377,10 +425,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     args = build_parser().parse_args(argv)
     if command:
-        if args.func is not cmd_restore:
-            print("pyctl: only restore takes a command after --", file=sys.stderr)
+        if args.func is cmd_criu and args.criu_command != "hook":
+            args.criu_args = command  # criu's own options
+        elif args.func is not cmd_restore:
+            print("pyctl: only restore (a command) and criu dump/restore (criu's options) take more after --",
+                  file=sys.stderr)
             return 2
-        args.command = args.command + command
+        else:
+            args.command = args.command + command
     trouble = 2 if args.func is cmd_diff else 1  # diff: 1 means "different", as diff(1)
     try:
         rc = args.func(args)

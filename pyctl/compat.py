@@ -14,7 +14,7 @@ import dataclasses
 
 from . import reachable
 from .errors import ImageError, PyctlError
-from .image import Constants, Image, TTY_FLAGS
+from .image import Constants, Image
 from .info import FEATURE_NAMES, ModuleInfo
 
 __all__ = ["Target", "check", "notes", "pair_problems", "target_from_btf", "target_from_ko", "target_running"]
@@ -77,13 +77,12 @@ def target_from_btf(path: str) -> Target:
 
 def pair_problems(image: Image, index: int) -> list[str]:
     """Why pair ``index`` cannot be restored by this version, if it cannot (once settled)."""
-    p = reachable.settle(image.pairs[index])
-    out = []
-    for role, end, flag in (("master", p.master, "hupped"), ("slave", p.slave, "hupped"),
-                            ("slave", p.slave, "other_closed")):
-        if end.flags >> TTY_FLAGS.index(flag) & 1:
-            out.append(f"pair[{index}].{role}.flags: restoring a pair whose {role} is {flag} is not supported yet")
-    return out + reachable.pair_problems(p, f"pair[{index}]")
+    return reachable.pair_problems(reachable.settle(image.pairs[index]), f"pair[{index}]")
+
+
+def hung_up(image: Image) -> bool:
+    """Whether a pair of the image has a hung-up end (restore needs the module's hung_up feature)."""
+    return any(e.has("hupped") for p in image.pairs for e in (p.master, p.slave))
 
 
 def check(image: Image, target: Target) -> list[str]:
@@ -95,6 +94,8 @@ def check(image: Image, target: Target) -> list[str]:
     problems = []
     if "restore" not in target.features:
         problems.append(f"{target.name} does not offer restore (features: {', '.join(target.features) or 'none'})")
+    elif hung_up(image) and "hung_up" not in target.features:
+        problems.append(f"{target.name} cannot restore hung-up terminals (an older ckpt_tty.ko: no hung_up feature)")
     for name in REQUIRED:
         ours, theirs = getattr(image.constants, name), getattr(target.constants, name)
         if ours != theirs:

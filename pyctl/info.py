@@ -30,6 +30,7 @@ FEATURE_NAMES = {
     _uapi.CKPT_TTY_FEATURE_RESTORE_ONTO: "restore_onto",
     _uapi.CKPT_TTY_FEATURE_RECORDS: "records",
     _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV: "devpts_dev",
+    _uapi.CKPT_TTY_FEATURE_HUNG_UP: "hung_up",
 }
 
 

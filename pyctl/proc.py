@@ -105,17 +105,19 @@ def run_on_terminal(master: int, slave: int, command: list[str]) -> int:
     return os.WEXITSTATUS(status)
 
 
-def send_fds(path: str, master: int, slave: int | None, index: int) -> int:
+def send_fds(path: str, master: int | None, slave: int | None, index: int) -> int:
     """Hand the restored pair to the program listening on Unix socket ``path`` (SCM_RIGHTS).
 
     One message: a JSON line naming what the descriptors are, in order
-    ({"pty": "/dev/pts/N", "fds": ["master", "slave"]}), with the
-    descriptors attached.  "@name" is an abstract socket.  Our copies are
-    closed afterwards: the receiver owns the pair.
+    ({"pty": "/dev/pts/N", "fds": ["master", "slave"]}; an end closed at
+    checkpoint time is left out), with the descriptors attached.  "@name"
+    is an abstract socket.  Our copies are closed afterwards: the receiver
+    owns the pair.
     """
     address = "\0" + path[1:] if path.startswith("@") else path
-    fds = [master] if slave is None else [master, slave]
-    header = json.dumps({"pty": f"/dev/pts/{index}", "fds": ["master", "slave"][:len(fds)]}).encode() + b"\n"
+    named = [(name, fd) for name, fd in (("master", master), ("slave", slave)) if fd is not None]
+    fds = [fd for _, fd in named]
+    header = json.dumps({"pty": f"/dev/pts/{index}", "fds": [name for name, _ in named]}).encode() + b"\n"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.connect(address)

@@ -49,8 +49,22 @@ def _echo_boundaries(echo: bytes) -> set[int] | None:
     return out if i == len(echo) else None
 
 
+def hung_up_problems(e: End, where: str) -> list[str]:
+    """A hung-up pty end has no line discipline (tty_ldisc_hangup() kills it;
+    only a new open, which clears hupped, brings one back): no n_tty state.
+    Flip data may wait: the peer's writes still queue it."""
+    fields = ("ntty_flags", "column", "canon_column", "read_tail", "commit", "canon", "line_start",
+              "lookahead_count", "echo_tail", "echo_commit", "echo_mark", "input", "echo")
+    held = [name for name in fields if getattr(e, name)]
+    return [f"{where}.{name}: n_tty state on a hung-up end, which has no line discipline" for name in held]
+
+
 def end_problems(e: End, where: str) -> list[str]:
     """Why N_TTY could not be in the state of this end (positions as in the image)."""
+    if e.has("hupped"):
+        return hung_up_problems(e, where) + (
+            [f"{where}.flip_flags: a pty's flip buffers carry no flags (pty_write inserts plain bytes)"]
+            if e.flip_flags is not None else [])
     out = []
     n, tail = len(e.input), e.read_tail
     icanon, extproc = bool(e.termios.lflag & ICANON), bool(e.termios.lflag & EXTPROC)
@@ -141,4 +155,9 @@ def pair_problems(p: Pair, where: str) -> list[str]:
                    "(pty_set_termios)")
     if p.master.pktstatus:
         out.append(f"{where}.master.pktstatus: {p.master.pktstatus:#x}; packet status is raised on the slave end")
+    # Only the master's close sets other_closed on the slave, and it sets its
+    # own and hangs the slave up (pty_close); no open clears them after.
+    if p.slave.has("other_closed") and not (p.slave.has("hupped") and p.master.has("other_closed")):
+        out.append(f"{where}.slave.flags: other_closed without hupped, or without the master's other_closed: "
+                   "the master's close sets all three")
     return out

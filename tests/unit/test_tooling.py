@@ -159,8 +159,17 @@ def test_validate_against_targets():
     ]
     hung = restorable_sample()
     hung.pairs[0].slave.flags = 1 << img.TTY_FLAGS.index("hupped")
-    assert compat.check(hung, target) == [
-        "pair[0].slave.flags: restoring a pair whose slave is hupped is not supported yet"]
+    problems = compat.check(hung, target)
+    assert problems[0] == "a test kernel cannot restore hung-up terminals (an older ckpt_tty.ko: no hung_up feature)"
+    assert "pair[0].slave.input: n_tty state on a hung-up end, which has no line discipline" in problems
+    hung.pairs[0].slave = dataclasses.replace(
+        hung.pairs[0].slave, ntty_flags=0, column=0, canon_column=0, read_tail=0, commit=0, canon=0, line_start=0,
+        lookahead_count=0, echo_tail=0, echo_commit=0, echo_mark=0, input=b"", echo=b"", line_ends=frozenset())
+    assert compat.check(hung, dataclasses.replace(target, features=[*target.features, "hung_up"])) == []
+    hung.pairs[0].slave.flags |= 1 << img.TTY_FLAGS.index("other_closed")
+    assert compat.check(hung, dataclasses.replace(target, features=[*target.features, "hung_up"])) == [
+        "pair[0].slave.flags: other_closed without hupped, or without the master's other_closed: "
+        "the master's close sets all three"]
     other = dataclasses.replace(target, constants=dataclasses.replace(target.constants, n_tty_data_fingerprint=1))
     assert any("does not matter" in n for n in compat.notes(sample(), other))
 

@@ -346,12 +346,6 @@ def test_other_line_discipline_is_refused(pairs):
     pyctl.checkpoint(m)  # N_TTY again: accepted
 
 
-def test_hung_up_file_is_refused(pairs):
-    m, s = pairs.new()
-    fcntl.ioctl(s, 0x5437)  # TIOCVHANGUP
-    assert checkpoint_errno(s) == errno.EIO
-
-
 def test_restore_refuses_a_non_pty_target(module_loaded, dev, busy_state):
     r, w = os.pipe()
     try:

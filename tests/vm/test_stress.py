@@ -246,20 +246,19 @@ def checkpointer(stop, stats, registry, name):
         if n % 4:
             continue
         p = image.pairs[0]
-        if p.slave.has("hupped") or p.master.has("hupped") or p.slave.has("other_closed"):
-            stats.add("restores skipped (hung up)")
-            continue
         try:
             master, slave = pyctl.restore(image, index="any")
         except Exception as e:  # noqa: BLE001
             stats.fail(f"restore of a checkpoint of fd {fd}: {e!r}")
             continue
         stats.add("restores")
-        os.close(master)
-        if slave is not None:
-            os.close(slave)
-        if n % 8:
-            continue
+        if p.slave.has("hupped") or p.master.has("hupped"):
+            stats.add("restores of hung-up ends")
+        for end in (master, slave):
+            if end is not None:
+                os.close(end)
+        if n % 8 or p.slave.has("hupped") or p.master.has("hupped"):
+            continue  # restore --onto does not hang up a terminal in use
         # Onto a chaos pair in full use (readers, writers, termios changes, hangups): FORCE replaces
         # whatever it holds.  Never onto a stream pair, whose bytes are counted.
         target = registry.pick(chaos=True)

@@ -55,6 +55,7 @@
 #define CKPT_TTY_FEATURE_RESTORE_ONTO	(1ULL << 3)	/* CKPT_TTY_RESTORE_ONTO and _FORCE */
 #define CKPT_TTY_FEATURE_RECORDS	(1ULL << 4)	/* ABI 3 records, many pairs per call */
 #define CKPT_TTY_FEATURE_DEVPTS_DEV	(1ULL << 5)	/* checkpoint fills ckpt_tty_record.devpts_dev */
+#define CKPT_TTY_FEATURE_HUNG_UP	(1ULL << 6)	/* hung-up ends: checkpointed, and restored hung up */
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -163,11 +164,17 @@ struct ckpt_tty_termios {
 #define CKPT_TTY_END_EXCLUSIVE		(1U << 0)	/* TTY_EXCLUSIVE (TIOCEXCL) */
 #define CKPT_TTY_END_PTY_LOCK		(1U << 1)	/* TTY_PTY_LOCK (master) */
 #define CKPT_TTY_END_OTHER_CLOSED	(1U << 2)	/* TTY_OTHER_CLOSED */
-#define CKPT_TTY_END_HUPPED		(1U << 3)	/* TTY_HUPPED */
+#define CKPT_TTY_END_HUPPED		(1U << 3)	/* TTY_HUPPED: hung up, no line discipline */
 #define CKPT_TTY_END_STOPPED		(1U << 4)	/* flow.stopped */
 #define CKPT_TTY_END_TCO_STOPPED	(1U << 5)	/* flow.tco_stopped (TCOOFF) */
 #define CKPT_TTY_END_PACKET		(1U << 6)	/* ctrl.packet (TIOCPKT) */
-#define CKPT_TTY_END_FLAGS_RESTORABLE	0x73	/* all but OTHER_CLOSED, HUPPED */
+/*
+ * All but OTHER_CLOSED: closing the other end is what sets it, and pyctl does
+ * that after the restore.  HUPPED: restore hangs the new end up (its line
+ * discipline goes, as in tty_ldisc_hangup()) before loading the rest; such an
+ * end holds no n_tty state (every ring index, column and ntty flag 0).
+ */
+#define CKPT_TTY_END_FLAGS_RESTORABLE	0x7b
 
 /* struct ckpt_tty_end.ntty_flags: the n_tty_data bitfields */
 #define CKPT_TTY_NTTY_LNEXT		(1U << 0)

@@ -1,0 +1,261 @@
+# SPDX-License-Identifier: GPL-2.0
+"""CRIU with every terminal of the tree: ``pyctl criu dump`` and ``pyctl criu restore``.
+
+CRIU saves a tree's ttys by reading their queues with non-blocking reads (at
+most 16 KiB a side, for pairs with both ends in the tree, none for others)
+and writing the bytes back through the line discipline at restore: a
+half-typed line is lost and output is processed twice.  Here:
+
+dump
+    freezes the tree's cgroup (cgroup v2 ``cgroup.freeze``; the tree must be
+    alone in it, as a container or a ``systemd-run --scope`` unit is), finds
+    every pty fd of every task (/proc/PID/fd), checkpoints each pair once
+    through a duplicate of one of its fds (pidfd_getfd), writes
+    ``ckpt-tty.img`` and ``ckpt-tty.json`` (which fds of which tasks are
+    which end of which pair) into CRIU's image directory, and runs ``criu
+    dump --freeze-cgroup`` on the still-frozen tree, so nothing moves
+    between the two snapshots.
+restore
+    runs ``criu restore`` with this module as its action script.  At
+    ``post-restore`` every task holds its fds again and none has run: the
+    hook finds each pair through the fds the map names, checks all of them,
+    then applies each saved state with ``restore --onto`` (FORCE: it
+    replaces what CRIU wrote back).  A missing or extra terminal fails the
+    hook, and CRIU then kills the restored tree: nothing half-applied.
+
+Pairs whose ends were hung up or closed are left to CRIU, which recreates
+them hung up (a program holding one reads 0 and gets EIO as before);
+restore --onto does not hang up a terminal in use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import _uapi, abi, ckpt
+from .errors import PyctlError
+from .image import dumps, load
+from .lowlevel import shared
+from .proc import pidfd_getfd
+
+__all__ = ["dump", "restore", "hook", "tree_ttys"]
+
+IMAGE, MAP, HOOK_SCRIPT, HOOK_LOG = "ckpt-tty.img", "ckpt-tty.json", "ckpt-tty-hook", "ckpt-tty-hook.log"
+PTS_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR and the majors after it
+PTMX = (5, 2)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass(frozen=True)
+class TtyFd:
+    """One fd of one task that is an end of a pty pair."""
+
+    pid: int
+    fd: int
+    end: str  # "master" or "slave"
+    pair: tuple[int, int]  # (devpts st_dev, index): the pair, unique on this machine
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and every descendant, parents first (/proc/PID/task/TID/children)."""
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        out.append(pid)
+        for task in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            try:
+                todo += [int(c) for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+            except FileNotFoundError:  # the thread exited meanwhile
+                pass
+    return out
+
+
+def _end_of(st: os.stat_result) -> str | None:
+    """"master" or "slave" for a UNIX98 pty end (by its device number), else None."""
+    if not stat.S_ISCHR(st.st_mode):
+        return None
+    if os.major(st.st_rdev) in PTS_MAJORS:
+        return "slave"
+    return "master" if (os.major(st.st_rdev), os.minor(st.st_rdev)) == PTMX else None
+
+
+def _pairs_of(fds: list[int]) -> list[tuple[int, int] | None]:
+    """(devpts_dev, index) of the pair each fd belongs to, as the module names it; None if it refuses."""
+    out = []
+    dev = shared()
+    for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
+        for rec in dev.checkpoint_records(fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]):
+            h = abi.decode("ckpt_tty_record", rec)
+            out.append(None if h["error"] else (h["devpts_dev"], h["index"]))
+    return out
+
+
+def tree_ttys(root: int) -> list[TtyFd]:
+    """Every pty fd of the tree of ``root`` (controlling ttys are among them when held open).
+
+    A master's /dev/pts/N is not in its fd's stat, so each fd is named by the
+    module (the pair's index and devpts instance) through a duplicate.
+    """
+    found = []
+    for pid in tree(root):
+        for name in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
+            try:
+                end = _end_of(os.stat(f"/proc/{pid}/fd/{name}"))
+            except OSError:
+                continue
+            if end:
+                found.append((pid, int(name), end))
+    dups = [pidfd_getfd(pid, fd) for pid, fd, _ in found]
+    try:
+        names = _pairs_of(dups) if dups else []
+    finally:
+        for fd in dups:
+            os.close(fd)
+    return [TtyFd(pid, fd, end, pair) for (pid, fd, end), pair in zip(found, names) if pair is not None]
+
+
+# ---- the freezer ----
+
+def cgroup_of(pid: int) -> Path:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            return CGROUP_ROOT / line[3:].lstrip("/")
+    raise PyctlError(f"process {pid} is in no cgroup v2 hierarchy: pyctl criu needs cgroup v2 to freeze the tree")
+
+
+def alone_in_cgroup(root: int) -> Path:
+    """The cgroup that holds exactly the tree of ``root``; PyctlError naming what is wrong otherwise."""
+    cg = cgroup_of(root)
+    members = set(tree(root))
+    inside = {int(p) for p in (cg / "cgroup.procs").read_text().split()}
+    outside = [p for p in members if cgroup_of(p) != cg]
+    if inside != members or outside:
+        raise PyctlError(f"{cg}: the tree of {root} must be alone in its cgroup, so that freezing it freezes "
+                         f"nothing else and all of it (others in it: {sorted(inside - members)[:5]}; tree members "
+                         f"elsewhere: {outside[:5]}); run it in its own cgroup (systemd-run --scope, a container)")
+    return cg
+
+
+def _freeze(cg: Path, on: bool, timeout: float = 30) -> None:
+    (cg / "cgroup.freeze").write_text("1" if on else "0")
+    deadline = time.monotonic() + timeout
+    while f"frozen {int(on)}" not in (cg / "cgroup.events").read_text().split("\n"):
+        if time.monotonic() > deadline:
+            raise PyctlError(f"{cg}: not {'frozen' if on else 'thawed'} after {timeout:.0f} s")
+        time.sleep(0.01)
+
+
+# ---- dump ----
+
+def dump(root: int, images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int:
+    """Checkpoint every terminal of the tree, then ``criu dump`` it; criu's exit status."""
+    directory = Path(images_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    cg = alone_in_cgroup(root)
+    _freeze(cg, True)
+    try:
+        ttys = tree_ttys(root)
+        pairs = sorted({t.pair for t in ttys})
+        taken = []
+        try:
+            for pair in pairs:
+                holder = next(t for t in ttys if t.pair == pair)
+                taken.append(pidfd_getfd(holder.pid, holder.fd))
+            image = ckpt.checkpoint_many(taken) if taken else None
+        finally:
+            for fd in taken:
+                os.close(fd)
+        if image is not None:
+            (directory / IMAGE).write_bytes(dumps(image))
+        (directory / MAP).write_text(json.dumps({
+            "root": root,
+            "pairs": [{"index": index, "devpts_dev": dev,
+                       "fds": [[t.pid, t.fd, t.end] for t in ttys if t.pair == (dev, index)]}
+                      for dev, index in pairs],
+        }, indent=1) + "\n")
+        print(f"pyctl: {len(pairs)} terminal(s) of {len(ttys)} fd(s) saved in {directory / IMAGE}", file=sys.stderr)
+        return subprocess.run([criu, "dump", "-t", str(root), "-D", str(directory), "--freeze-cgroup", str(cg),
+                               *criu_args]).returncode
+    finally:
+        if cg.exists():
+            _freeze(cg, False)
+
+
+# ---- restore ----
+
+def restore(images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int:
+    """``criu restore`` with pyctl's post-restore hook; criu's exit status."""
+    directory = Path(images_dir)
+    if not (directory / MAP).exists():
+        raise PyctlError(f"{directory / MAP}: no terminal map; was this dumped with pyctl criu dump?")
+    # criu execs an action script by its path, without a shell: a script of our own runs this module.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    script = directory / HOOK_SCRIPT
+    script.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(package_root)}${{PYTHONPATH:+:$PYTHONPATH}} "
+                      f"exec {shlex.quote(sys.executable)} -m pyctl criu hook\n")
+    script.chmod(0o755)
+    (directory / HOOK_LOG).unlink(missing_ok=True)
+    status = subprocess.run([criu, "restore", "-D", str(directory), "--action-script", str(script.resolve()),
+                             *criu_args]).returncode
+    if status and (directory / HOOK_LOG).exists():
+        print((directory / HOOK_LOG).read_text(), end="", file=sys.stderr)
+    return status
+
+
+def hook() -> int:
+    """criu's action script: at post-restore, put every terminal's saved state back."""
+    if os.environ.get("CRTOOLS_SCRIPT_ACTION") != "post-restore":
+        return 0
+    directory = Path(os.environ["CRTOOLS_IMAGE_DIR"])
+    try:
+        apply_saved(directory, int(os.environ["CRTOOLS_INIT_PID"]))
+    except (PyctlError, OSError, ValueError) as e:
+        message = f"pyctl criu hook: {e}; the restore is aborted"
+        print(message, file=sys.stderr)  # criu's log
+        (directory / HOOK_LOG).write_text(message + "\n")
+        return 1
+    return 0
+
+
+def apply_saved(directory: Path, root: int) -> None:
+    """Find every saved pair in the restored tree of ``root``, check all, then restore each onto its terminal."""
+    saved = json.loads((directory / MAP).read_text())
+    now = {t.pair[1] for t in tree_ttys(root)}
+    before = {entry["index"] for entry in saved["pairs"]}
+    if now != before:
+        raise PyctlError(f"the restored tree holds /dev/pts/{sorted(now)} where the dumped one held "
+                         f"/dev/pts/{sorted(before)}")
+    if not saved["pairs"]:
+        return
+    with open(directory / IMAGE, "rb") as f:
+        image = load(f)
+    if len(image.pairs) != len(saved["pairs"]):
+        raise PyctlError(f"{directory}: {len(image.pairs)} pairs in {IMAGE}, {len(saved['pairs'])} in {MAP}")
+    targets = []
+    try:
+        for k, entry in enumerate(saved["pairs"]):
+            p = image.pairs[k]
+            pid, fd, end = entry["fds"][0]
+            target = pidfd_getfd(pid, fd)
+            targets.append(target)
+            is_end, (named,) = _end_of(os.fstat(target)), _pairs_of([target])
+            if is_end != end or named is None or named[1] != p.index:
+                what = "no pty end" if is_end is None or named is None else f"the {is_end} of /dev/pts/{named[1]}"
+                raise PyctlError(f"pair {k} (/dev/pts/{p.index}): fd {fd} of process {pid} is {what} "
+                                 f"after the restore, not its {end}")
+        for k, target in enumerate(targets):
+            p = image.pairs[k]
+            if any(e.has("hupped") or e.has("other_closed") for e in (p.master, p.slave)):
+                continue  # criu recreated it hung up or closed; restore --onto does not do that
+            ckpt.restore_onto(image, target, force=True, pair=k)
+    finally:
+        for fd in targets:
+            os.close(fd)
