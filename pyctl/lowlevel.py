@@ -38,6 +38,13 @@ ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
 CHECKPOINT_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_checkpoint_arg"][0])
 _ARG_FIELDS = [f[0] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1]]
 _BUF_USED, _DONE = _ARG_FIELDS.index("buf_used"), _ARG_FIELDS.index("done")
+# RESTORE's structures, packed by position in restore_records(): the order is checked here.
+RESTORE_ITEM = struct.Struct(_uapi.STRUCTS["ckpt_tty_restore_item"][0])
+RESTORE_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_restore_arg"][0])
+if ([f[0] for f in _uapi.STRUCTS["ckpt_tty_restore_item"][1]] != ["fd", "error", "offset"] or
+        [f[0] for f in _uapi.STRUCTS["ckpt_tty_restore_arg"][1]] !=
+        ["items", "count", "flags", "buf", "buf_size", "done", "reserved0", "reserved"]):
+    raise ImportError("pyctl.lowlevel: struct ckpt_tty_restore_item or _arg changed in the uapi header")
 
 # ModuleInfo of the loaded module, keyed by its device node's identity
 _INFO: dict[tuple[int, int, int], ModuleInfo] = {}
@@ -163,18 +170,17 @@ class Device:
         """
         if not 1 <= len(items) <= _uapi.CKPT_TTY_BATCH_MAX:
             raise ValueError(f"{len(items)} pairs: one to {_uapi.CKPT_TTY_BATCH_MAX} per call")
-        buf, table = bytearray(), bytearray()
-        for fd, rec in items:
-            table += abi.encode("ckpt_tty_restore_item", {"fd": fd, "offset": len(buf)})
+        buf, table = bytearray(), bytearray(ITEM_SIZE * len(items))
+        for k, (fd, rec) in enumerate(items):
+            RESTORE_ITEM.pack_into(table, k * ITEM_SIZE, fd, 0, len(buf))
             buf += rec
             buf += bytes(-len(buf) % 8)
         if not buf:
             buf = bytearray(8)
         table_holder = (ctypes.c_char * len(table)).from_buffer(table)
         buf_holder = (ctypes.c_char * len(buf)).from_buffer(buf)
-        arg = abi.encode("ckpt_tty_restore_arg", {
-            "items": ctypes.addressof(table_holder), "count": len(items), "flags": flags,
-            "buf": ctypes.addressof(buf_holder), "buf_size": len(buf)})
+        arg = bytearray(RESTORE_ARG.pack(ctypes.addressof(table_holder), len(items), flags,
+                                         ctypes.addressof(buf_holder), len(buf), 0, 0, 0, 0))
         try:
             fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_RESTORE, arg, True)
             err = 0
@@ -182,7 +188,7 @@ class Device:
             err = e.errno
         finally:
             del table_holder, buf_holder
-        each = [-abi.decode("ckpt_tty_restore_item", table, i * ITEM_SIZE)["error"] for i in range(len(items))]
+        each = [-RESTORE_ITEM.unpack_from(table, i * ITEM_SIZE)[1] for i in range(len(items))]
         if err and (len(items) > 1 or not each[0]):
             explain = {**EXPLAIN, **(errors or {})}
             first = next((i for i, e in enumerate(each) if e), None)
