@@ -196,6 +196,7 @@ def restore(images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int
     directory = Path(images_dir)
     if not (directory / MAP).exists():
         raise PyctlError(f"{directory / MAP}: no terminal map; was this dumped with pyctl criu dump?")
+    check_indices_free(json.loads((directory / MAP).read_text()))
     # criu execs an action script by its path, without a shell: a script of our own runs this module.
     package_root = str(Path(__file__).resolve().parent.parent)
     script = directory / HOOK_SCRIPT
@@ -208,6 +209,22 @@ def restore(images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int
     if status and (directory / HOOK_LOG).exists():
         print((directory / HOOK_LOG).read_text(), end="", file=sys.stderr)
     return status
+
+
+def check_indices_free(saved: dict, pts: str = "/dev/pts") -> None:
+    """PyctlError when a pair dumped from this devpts instance cannot get its /dev/pts/N back.
+
+    criu recreates a pair at its old index (it opens ptmx until it gets N;
+    there is no way to ask for N) and fails the whole restore when another
+    terminal holds N (criu issues 102, 1040).  Say so before criu starts.
+    """
+    here = os.stat(pts).st_dev
+    taken = [e["index"] for e in saved["pairs"] if e["devpts_dev"] in (here, 0) and os.path.exists(f"{pts}/{e['index']}")]
+    if taken:
+        raise PyctlError(f"{', '.join(f'{pts}/{n}' for n in taken)}: taken by another terminal, and criu can "
+                         "restore a pty only at its old index: close that terminal, or restore the tree in a "
+                         "devpts instance of its own (a mount namespace with devpts mounted -o newinstance, "
+                         "as a container has)")
 
 
 def hook() -> int:

@@ -57,3 +57,17 @@ def test_criu_options_go_after_the_double_dash(monkeypatch):
 def test_restore_without_a_map_says_what_is_missing(tmp_path):
     with pytest.raises(PyctlError, match="no terminal map"):
         criu.restore(str(tmp_path), [])
+
+
+def test_a_saved_index_another_terminal_holds_is_named():
+    m, s = os.openpty()
+    try:
+        n = int(os.ttyname(s).rsplit("/", 1)[1])
+        here = os.stat("/dev/pts").st_dev
+        with pytest.raises(PyctlError, match=rf"/dev/pts/{n}: taken by another terminal.*newinstance"):
+            criu.check_indices_free({"pairs": [{"index": n, "devpts_dev": here}]})
+        criu.check_indices_free({"pairs": [{"index": n, "devpts_dev": here + 1}]})  # another instance's N
+        criu.check_indices_free({"pairs": [{"index": 999999, "devpts_dev": here}]})  # free
+    finally:
+        os.close(m)
+        os.close(s)

@@ -251,7 +251,13 @@ def flood(seconds: float, checkpoints_per_second: float) -> float:
         os.write(m, chunk)
     elapsed = time.monotonic() - start
     stop.set()
-    os.write(m, b"end")  # wakes the reader
+    # Wake a reader blocked on an empty pty.  Not blocking: a reader that saw
+    # stop first reads no more, and a full pty would hold this write forever.
+    os.set_blocking(m, False)
+    try:
+        os.write(m, b"end")
+    except BlockingIOError:
+        pass
     for t in threads:
         t.join(5)
     rate = moved[0] / elapsed

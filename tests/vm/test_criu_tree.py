@@ -152,3 +152,34 @@ def test_criu_alone_loses_the_typed_half_lines(module_loaded, tmp_path):
         assert "got: 'ld\\n'" in got["after"][k]  # the program never saw "hello wor"
         # criu wrote the drained output back through the slave: processed twice (ONLCR again)
         assert got["before"][k] == f"unread output {k}\r\r\nprompt> hello wor"
+
+
+def test_a_taken_index_is_named_before_criu_starts(module_loaded, tmp_path):
+    """Another terminal took /dev/pts/N meanwhile: criu cannot restore at N (criu issues 102, 1040)."""
+    from pyctl.pty import open_pty, pty_index
+
+    cg = _cgroup(tmp_path)
+    images = tmp_path / "images"
+    images.mkdir()
+    proc, result = _start_tree(tmp_path, cg)
+    _run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(proc.pid), "-D", str(images), cwd=os.getcwd())
+    proc.wait()
+    wanted = {entry["index"] for entry in json.loads((images / "ckpt-tty.json").read_text())["pairs"]}
+    held = []
+    try:
+        while not wanted <= {pty_index(m) for m, _ in held}:
+            held.append(open_pty())
+        r = subprocess.run([sys.executable, "-m", "pyctl", "criu", "restore", "-D", str(images), "--",
+                            "--restore-detached"], capture_output=True, text=True)
+        assert r.returncode == 1
+        assert "taken by another terminal" in r.stderr and "newinstance" in r.stderr
+        assert not (cg / "cgroup.procs").read_text().split()  # nothing was restored
+        # criu alone fails on the same, later, with its own words
+        r = subprocess.run(["criu", "restore", "-D", str(images), "--restore-detached"], capture_output=True,
+                           text=True, cwd=images)
+        assert r.returncode != 0 and "with specified index" in r.stderr
+    finally:
+        for pair in held:
+            for fd in pair:
+                os.close(fd)
+        cg.rmdir()
