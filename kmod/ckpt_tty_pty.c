@@ -233,7 +233,7 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 	/*
 	 * Under the tty lock the line discipline cannot come or go: hangup
 	 * (__tty_hangup), reopen (tty_reopen) and TIOCSETD take it.  A hung-up
-	 * end has none (see ckpt_tty_has_ntty()); any other end without one is
+	 * end has none (see ckpt_tty_ntty()); any other end without one is
 	 * half-way through something: busy.
 	 */
 	p->ld_master = tty_ldisc_ref(p->master);

@@ -13,7 +13,7 @@ import errno
 import os
 import time
 
-from . import _uapi, abi, compat, pairrecord, reachable, record
+from . import _uapi, abi, compat, pairrecord, reachable
 from .errors import ImageError, PyctlError, os_error
 from .image import TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
@@ -22,7 +22,6 @@ from .pty import devpts_of, mountpoint_of, open_pty, open_pty_at, room_for_fds
 
 __all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to_kernel", "kernel_to_image"]
 
-U64 = (1 << 64) - 1
 
 def _termios_from(k: dict) -> Termios:
     return Termios(k["c_iflag"], k["c_oflag"], k["c_cflag"], k["c_lflag"], k["c_ispeed"], k["c_ospeed"],
