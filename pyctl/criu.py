@@ -233,7 +233,10 @@ def hook() -> int:
         return 0
     directory = Path(os.environ["CRTOOLS_IMAGE_DIR"])
     try:
-        apply_saved(directory, int(os.environ["CRTOOLS_INIT_PID"]))
+        root = os.environ.get("CRTOOLS_INIT_PID")
+        if not root:
+            raise PyctlError("criu set no CRTOOLS_INIT_PID at post-restore (criu 3.17 or newer sets it)")
+        apply_saved(directory, int(root))
     except (PyctlError, OSError, ValueError) as e:
         message = f"pyctl criu hook: {e}; the restore is aborted"
         print(message, file=sys.stderr)  # criu's log

@@ -71,3 +71,13 @@ def test_a_saved_index_another_terminal_holds_is_named():
     finally:
         os.close(m)
         os.close(s)
+
+
+def test_the_hook_acts_at_post_restore_only_and_fails_with_a_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRTOOLS_IMAGE_DIR", str(tmp_path))
+    monkeypatch.setenv("CRTOOLS_SCRIPT_ACTION", "pre-restore")
+    assert criu.hook() == 0  # nothing to do before the tasks exist
+    monkeypatch.setenv("CRTOOLS_SCRIPT_ACTION", "post-restore")
+    monkeypatch.delenv("CRTOOLS_INIT_PID", raising=False)
+    assert criu.hook() == 1
+    assert "CRTOOLS_INIT_PID" in (tmp_path / criu.HOOK_LOG).read_text()
