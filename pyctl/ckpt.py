@@ -169,7 +169,7 @@ def _closing(p: Pair, info: ModuleInfo) -> tuple[Pair, str | None]:
     the module has hung it up already, as the image says); else the slave,
     when only the master has it (every slave fd had been closed).
     """
-    if (p.master.has("hupped") or p.slave.has("hupped")) and not info.features & _uapi.CKPT_TTY_FEATURE_HUNG_UP:
+    if p.either_has("hupped") and not info.features & _uapi.CKPT_TTY_FEATURE_HUNG_UP:
         raise PyctlError(f"pair {p.index}: the loaded ckpt_tty.ko cannot restore hung-up terminals "
                          "(it lacks the hung_up feature; load this version's module)")
     close = "master" if p.slave.has("other_closed") else "slave" if p.master.has("other_closed") else None
@@ -285,7 +285,7 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     if p.master.has("other_closed"):
         raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
                          "a terminal in use cannot be made so")
-    if p.master.has("hupped") or p.slave.has("hupped"):
+    if p.either_has("hupped"):
         raise ImageError(f"pair[{pair}]: the terminal was hung up at checkpoint time; "
                          "restore --onto does not hang up a terminal in use")
     dev = shared(device)

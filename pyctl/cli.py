@@ -270,10 +270,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
                          "[ARGS]) or --send-fds SOCKET to hand it to another program")
     image = _read_image(args.image)
     p = image.pairs[0]
-    if command and (p.master.has("other_closed") or p.slave.has("other_closed")):
+    if command and p.either_has("other_closed"):
         raise PyctlError("one side of this terminal was closed at checkpoint time: "
                          "there is no terminal to run a command on (--send-fds passes the end left)")
-    if command and (p.master.has("hupped") or p.slave.has("hupped")):
+    if command and p.either_has("hupped"):
         raise PyctlError("this terminal was hung up at checkpoint time: a command on it would read nothing "
                          "(--send-fds passes its ends, hung up as they were)")
     ptmx = ptmx_of(args.devpts) if args.devpts else args.ptmx

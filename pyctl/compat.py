@@ -82,7 +82,7 @@ def pair_problems(image: Image, index: int) -> list[str]:
 
 def hung_up(image: Image) -> bool:
     """Whether a pair of the image has a hung-up end (restore needs the module's hung_up feature)."""
-    return any(e.has("hupped") for p in image.pairs for e in (p.master, p.slave))
+    return any(p.either_has("hupped") for p in image.pairs)
 
 
 def check(image: Image, target: Target) -> list[str]:

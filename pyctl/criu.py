@@ -273,7 +273,7 @@ def apply_saved(directory: Path, root: int) -> None:
                                  f"after the restore, not its {end}")
         for k, target in enumerate(targets):
             p = image.pairs[k]
-            if any(e.has("hupped") or e.has("other_closed") for e in (p.master, p.slave)):
+            if p.either_has("hupped") or p.either_has("other_closed"):
                 continue  # criu recreated it hung up or closed; restore --onto does not do that
             ckpt.restore_onto(image, target, force=True, pair=k)
     finally:

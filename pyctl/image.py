@@ -151,6 +151,10 @@ class Pair:
     extra: tuple[Extra, ...] = ()
     devpts: DevptsInstance | None = None  # None in images from before DEVPTS
 
+    def either_has(self, name: str) -> bool:
+        """Whether TTY flag ``name`` is set on the master or the slave."""
+        return self.master.has(name) or self.slave.has(name)
+
 
 @dataclasses.dataclass
 class Constants:

@@ -252,12 +252,12 @@ def checkpointer(stop, stats, registry, name):
             stats.fail(f"restore of a checkpoint of fd {fd}: {e!r}")
             continue
         stats.add("restores")
-        if p.slave.has("hupped") or p.master.has("hupped"):
+        if p.either_has("hupped"):
             stats.add("restores of hung-up ends")
         for end in (master, slave):
             if end is not None:
                 os.close(end)
-        if n % 8 or p.slave.has("hupped") or p.master.has("hupped"):
+        if n % 8 or p.either_has("hupped"):
             continue  # restore --onto does not hang up a terminal in use
         # Onto a chaos pair in full use (readers, writers, termios changes, hangups): FORCE replaces
         # whatever it holds.  Never onto a stream pair, whose bytes are counted.
