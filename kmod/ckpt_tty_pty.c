@@ -29,6 +29,7 @@
 #include <linux/tty_flip.h>
 #include <linux/tty_ldisc.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "ckpt_tty.h"
 #include "ntty_layout.h"
@@ -204,6 +205,28 @@ static int ckpt_tty_buffer_lock_killable(struct tty_port *port)
 }
 
 /*
+ * tty_buffer_unlock_exclusive(), then restart the flip work if any committed
+ * byte waits in any buffer.  Upstream restarts it only when buf.head holds
+ * unread bytes (drivers/tty/tty_buffer.c, 6.1 and 6.12); but flush_to_ldisc()
+ * also stops for our priority just after it emptied head, with bytes waiting
+ * in head->next.  Nothing restarts it then: a pty writer waiting for room and
+ * a reader waiting for data wait for each other for ever (seen: a raw pty
+ * flooded while checkpointed 100 times a second).  Called with buf.lock held,
+ * so head and the chain are stable.
+ */
+static void ckpt_tty_buffer_unlock(struct tty_port *port)
+{
+	struct tty_buffer *b;
+	bool waiting = false;
+
+	for (b = port->buf.head; b && !waiting; b = smp_load_acquire(&b->next))
+		waiting = smp_load_acquire(&b->commit) != b->read;
+	tty_buffer_unlock_exclusive(port);
+	if (waiting)
+		queue_work(system_unbound_wq, &port->buf.work);
+}
+
+/*
  * Lock both ends against every change of the state we save or restore:
  *
  *   tty_lock master, then slave (slave has lockdep subclass TTY_LOCK_SLAVE):
@@ -266,11 +289,11 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 err_unlock_all:
 	up_write(&p->master->termios_rwsem);
 err_unlock_master_buf:
-	tty_buffer_unlock_exclusive(p->master->port);
+	ckpt_tty_buffer_unlock(p->master->port);
 err_unlock_slave_termios:
 	up_write(&p->slave->termios_rwsem);
 err_unlock_slave_buf:
-	tty_buffer_unlock_exclusive(p->slave->port);
+	ckpt_tty_buffer_unlock(p->slave->port);
 err_deref_slave:
 	if (p->ld_slave)
 		tty_ldisc_deref(p->ld_slave);
@@ -286,9 +309,9 @@ err_unlock_master:
 static void ckpt_tty_unlock_pair(struct ckpt_tty_pair_ref *p)
 {
 	up_write(&p->master->termios_rwsem);
-	tty_buffer_unlock_exclusive(p->master->port);
+	ckpt_tty_buffer_unlock(p->master->port);
 	up_write(&p->slave->termios_rwsem);
-	tty_buffer_unlock_exclusive(p->slave->port);
+	ckpt_tty_buffer_unlock(p->slave->port);
 	if (p->ld_slave)
 		tty_ldisc_deref(p->ld_slave);
 	if (p->ld_master)

@@ -246,11 +246,23 @@ def flood(seconds: float, checkpoints_per_second: float) -> float:
     for t in threads:
         t.start()
     chunk = b"z" * 4096
+
+    def wedged(*_):
+        raise RuntimeError(f"flood: a write waited 10 s for room ({moved[0]} bytes moved): the pty is wedged")
+
+    # Blocking writes, as a flooding program does (poll() reports room only below 256 queued
+    # bytes); a write that waits 10 s fails the benchmark instead of hanging it (test_flood.py).
+    old_handler = signal.signal(signal.SIGALRM, wedged)
     start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        os.write(m, chunk)
+    try:
+        while time.monotonic() - start < seconds:
+            signal.setitimer(signal.ITIMER_REAL, 10)
+            os.write(m, chunk)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old_handler)
+        stop.set()
     elapsed = time.monotonic() - start
-    stop.set()
     # Wake a reader blocked on an empty pty.  Not blocking: a reader that saw
     # stop first reads no more, and a full pty would hold this write forever.
     os.set_blocking(m, False)
