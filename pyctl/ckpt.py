@@ -292,7 +292,7 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     info = dev.info()
     if "restore_onto" not in info.feature_names:
         raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
-    check_compatible(image, info)
+    check_compatible(image, info, pair)
     buf = image_to_kernel(p)
     flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
     dev.restore(fd, buf, flags, f"restore onto fd {fd}", ONTO_ERRORS)

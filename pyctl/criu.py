@@ -58,10 +58,11 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 class TtyFd:
     """One fd of one task that is an end of a pty pair."""
 
-    pid: int
+    pid: int  # in our pid namespace (what pidfd_getfd takes)
     fd: int
     end: str  # "master" or "slave"
     pair: tuple[int, int]  # (devpts st_dev, index): the pair, unique on this machine
+    tree_pid: int  # in the tree root's pid namespace: what criu restores (see ns_pids)
 
 
 def tree(root: int) -> list[int]:
@@ -76,6 +77,24 @@ def tree(root: int) -> list[int]:
             except FileNotFoundError:  # the thread exited meanwhile
                 pass
     return out
+
+
+def ns_pids(pids: list[int]) -> dict[int, int]:
+    """pid -> the pid of that task in the pid namespace of pids[0] (the tree's root).
+
+    CRIU gives every task of a tree its pid back in the root's namespace
+    and below; above it (when the root is the init of a pid namespace of its
+    own) the restored tasks get whatever pids the kernel hands out.  So the
+    map names tasks by these pids (/proc/PID/status NSpid: outermost first).
+    """
+    def nspid(pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("NSpid:"):
+                return [int(p) for p in line.split()[1:]]
+        return [pid]  # kernels before 4.1 show no NSpid; no namespaces to tell apart then
+
+    level = len(nspid(pids[0])) - 1
+    return {pid: nspid(pid)[level] for pid in pids}
 
 
 def _end_of(st: os.stat_result) -> str | None:
@@ -105,7 +124,9 @@ def tree_ttys(root: int) -> list[TtyFd]:
     module (the pair's index and devpts instance) through a duplicate.
     """
     found = []
-    for pid in tree(root):
+    members = tree(root)
+    in_tree = ns_pids(members)
+    for pid in members:
         for name in sorted(os.listdir(f"/proc/{pid}/fd"), key=int):
             try:
                 end = _end_of(os.stat(f"/proc/{pid}/fd/{name}"))
@@ -119,7 +140,8 @@ def tree_ttys(root: int) -> list[TtyFd]:
     finally:
         for fd in dups:
             os.close(fd)
-    return [TtyFd(pid, fd, end, pair) for (pid, fd, end), pair in zip(found, names) if pair is not None]
+    return [TtyFd(pid, fd, end, pair, in_tree[pid]) for (pid, fd, end), pair in zip(found, names)
+            if pair is not None]
 
 
 # ---- the freezer ----
@@ -175,12 +197,14 @@ def dump(root: int, images_dir: str, criu_args: list[str], *, criu: str = "criu"
                 os.close(fd)
         if image is not None:
             (directory / IMAGE).write_bytes(dumps(image))
-        (directory / MAP).write_text(json.dumps({
-            "root": root,
-            "pairs": [{"index": index, "devpts_dev": dev,
-                       "fds": [[t.pid, t.fd, t.end] for t in ttys if t.pair == (dev, index)]}
-                      for dev, index in pairs],
-        }, indent=1) + "\n")
+        entries = []
+        for dev, index in pairs:
+            fds = [[t.tree_pid, t.fd, t.end] for t in ttys if t.pair == (dev, index)]
+            # inside: both ends in the tree (criu recreates the pair at its index); else the tree
+            # holds one end of a terminal outside it, as a shell job (criu -j) holds its slave
+            entries.append({"index": index, "devpts_dev": dev, "fds": fds,
+                            "inside": {end for _, _, end in fds} == {"master", "slave"}})
+        (directory / MAP).write_text(json.dumps({"root": root, "pairs": entries}, indent=1) + "\n")
         print(f"pyctl: {len(pairs)} terminal(s) of {len(ttys)} fd(s) saved in {directory / IMAGE}", file=sys.stderr)
         return subprocess.run([criu, "dump", "-t", str(root), "-D", str(directory), "--freeze-cgroup", str(cg),
                                *criu_args]).returncode
@@ -200,7 +224,9 @@ def restore(images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int
     # criu execs an action script by its path, without a shell: a script of our own runs this module.
     package_root = str(Path(__file__).resolve().parent.parent)
     script = directory / HOOK_SCRIPT
-    script.write_text(f"#!/bin/sh\nPYTHONPATH={shlex.quote(package_root)}${{PYTHONPATH:+:$PYTHONPATH}} "
+    # criu runs it at every stage; only post-restore needs Python (seconds to start under TCG)
+    script.write_text(f"#!/bin/sh\n[ \"$CRTOOLS_SCRIPT_ACTION\" = post-restore ] || exit 0\n"
+                      f"PYTHONPATH={shlex.quote(package_root)}${{PYTHONPATH:+:$PYTHONPATH}} "
                       f"exec {shlex.quote(sys.executable)} -m pyctl criu hook\n")
     script.chmod(0o755)
     (directory / HOOK_LOG).unlink(missing_ok=True)
@@ -219,7 +245,8 @@ def check_indices_free(saved: dict, pts: str = "/dev/pts") -> None:
     terminal holds N (criu issues 102, 1040).  Say so before criu starts.
     """
     here = os.stat(pts).st_dev
-    taken = [e["index"] for e in saved["pairs"] if e["devpts_dev"] in (here, 0) and os.path.exists(f"{pts}/{e['index']}")]
+    taken = [e["index"] for e in saved["pairs"] if e.get("inside", True) and e["devpts_dev"] in (here, 0)
+             and os.path.exists(f"{pts}/{e['index']}")]
     if taken:
         raise PyctlError(f"{', '.join(f'{pts}/{n}' for n in taken)}: taken by another terminal, and criu can "
                          "restore a pty only at its old index: close that terminal, or restore the tree in a "
@@ -245,14 +272,49 @@ def hook() -> int:
     return 0
 
 
+def match_restored(saved: dict, now: list[TtyFd]) -> list[TtyFd]:
+    """For each saved pair, the fd of the restored tree that holds what it has become, all checked.
+
+    CRIU gives every task its pid (in the tree's pid namespace) and its fds
+    back, so a saved pair is the one
+    its fds name now: all of them one pair, of the same ends as before, at
+    the same index when both ends are in the tree (criu recreates those
+    there); a pair with one end outside (a shell job's terminal) is
+    whatever terminal criu was given for it.  PyctlError names the first
+    missing, changed or extra terminal.
+    """
+    held = {(t.tree_pid, t.fd): t for t in now}
+    out: list[TtyFd] = []
+    for entry in saved["pairs"]:
+        index, found, first = entry["index"], set(), None
+        for pid, fd, end in entry["fds"]:
+            t = held.pop((pid, fd), None)
+            first = first or t
+            if t is None or t.end != end:
+                what = "no pty end" if t is None else f"the {t.end} of /dev/pts/{t.pair[1]}"
+                raise PyctlError(f"/dev/pts/{index}: fd {fd} of process {pid} is {what} after the restore, "
+                                 f"not its {end}")
+            found.add(t.pair)
+        if len(found) != 1:
+            raise PyctlError(f"/dev/pts/{index}: the fds that held it hold {len(found)} terminals after the "
+                             f"restore (/dev/pts/{sorted(n for _, n in found)})")
+        (pair,) = found
+        if entry.get("inside", True) and pair[1] != index:
+            raise PyctlError(f"/dev/pts/{index} came back as /dev/pts/{pair[1]}")
+        out.append(first)
+    if held:
+        extra = sorted(held.values(), key=lambda t: (t.tree_pid, t.fd))
+        raise PyctlError("the restored tree holds terminals the dumped one did not: "
+                         + ", ".join(f"fd {t.fd} of process {t.tree_pid} (/dev/pts/{t.pair[1]})" for t in extra[:5]))
+    if len({t.pair for t in out}) != len(out):
+        raise PyctlError("two terminals of the dumped tree are one terminal after the restore")
+    return out
+
+
 def apply_saved(directory: Path, root: int) -> None:
     """Find every saved pair in the restored tree of ``root``, check all, then restore each onto its terminal."""
     saved = json.loads((directory / MAP).read_text())
-    now = {t.pair[1] for t in tree_ttys(root)}
-    before = {entry["index"] for entry in saved["pairs"]}
-    if now != before:
-        raise PyctlError(f"the restored tree holds /dev/pts/{sorted(now)} where the dumped one held "
-                         f"/dev/pts/{sorted(before)}")
+    holders = match_restored(saved, tree_ttys(root))
     if not saved["pairs"]:
         return
     with open(directory / IMAGE, "rb") as f:
@@ -261,16 +323,8 @@ def apply_saved(directory: Path, root: int) -> None:
         raise PyctlError(f"{directory}: {len(image.pairs)} pairs in {IMAGE}, {len(saved['pairs'])} in {MAP}")
     targets = []
     try:
-        for k, entry in enumerate(saved["pairs"]):
-            p = image.pairs[k]
-            pid, fd, end = entry["fds"][0]
-            target = pidfd_getfd(pid, fd)
-            targets.append(target)
-            is_end, (named,) = _end_of(os.fstat(target)), _pairs_of([target])
-            if is_end != end or named is None or named[1] != p.index:
-                what = "no pty end" if is_end is None or named is None else f"the {is_end} of /dev/pts/{named[1]}"
-                raise PyctlError(f"pair {k} (/dev/pts/{p.index}): fd {fd} of process {pid} is {what} "
-                                 f"after the restore, not its {end}")
+        for holder in holders:
+            targets.append(pidfd_getfd(holder.pid, holder.fd))
         for k, target in enumerate(targets):
             p = image.pairs[k]
             if p.either_has("hupped") or p.either_has("other_closed"):
