@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from .criuutil import remove_cgroup, run, tree_cgroup
+
 pytestmark = pytest.mark.criu
 
 EMULATOR = r'''
@@ -70,15 +72,6 @@ with open(result, "w") as f:
 '''
 
 
-def _cgroup(tmp_path) -> Path:
-    root = Path("/sys/fs/cgroup")
-    if not (root / "cgroup.controllers").exists():
-        pytest.fail("no cgroup v2 at /sys/fs/cgroup in the guest: pyctl criu freezes the tree there")
-    cg = root / f"ckpt-tty-test-{os.getpid()}-{tmp_path.name}"
-    cg.mkdir()
-    return cg
-
-
 def _start_tree(tmp_path, cg: Path) -> tuple[subprocess.Popen, Path]:
     script, result = tmp_path / "emulator.py", tmp_path / "result.json"
     script.write_text(EMULATOR)
@@ -104,36 +97,26 @@ def _finish(pid: int, result: Path) -> dict:
     return json.loads(result.read_text())
 
 
-def _run(*argv, cwd):
-    r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    assert r.returncode == 0, f"{argv}: {r.stdout}{r.stderr}"
-    return r
-
-
 def cycle(tmp_path, with_pyctl: bool) -> dict:
-    cg = _cgroup(tmp_path)
+    cg = tree_cgroup(tmp_path)
     images = tmp_path / "images"
     images.mkdir()
     proc, result = _start_tree(tmp_path, cg)
     pid = proc.pid
     if with_pyctl:
-        _run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(pid), "-D", str(images), cwd=os.getcwd())
+        run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(pid), "-D", str(images), cwd=os.getcwd())
     else:
-        _run("criu", "dump", "-t", str(pid), "-D", str(images), cwd=images)
+        run("criu", "dump", "-t", str(pid), "-D", str(images), cwd=images)
     proc.wait()  # dump killed it: reap it, or its zombie keeps the pid restore needs
     if with_pyctl:
-        _run(sys.executable, "-m", "pyctl", "criu", "restore", "-D", str(images), "--", "--restore-detached",
+        run(sys.executable, "-m", "pyctl", "criu", "restore", "-D", str(images), "--", "--restore-detached",
              cwd=os.getcwd())
     else:
-        _run("criu", "restore", "-D", str(images), "--restore-detached", cwd=images)
+        run("criu", "restore", "-D", str(images), "--restore-detached", cwd=images)
     try:
         return _finish(pid, result)
     finally:
-        for _ in range(100):
-            if not (cg / "cgroup.procs").read_text().split():
-                break
-            time.sleep(0.1)
-        cg.rmdir()
+        remove_cgroup(cg)
 
 
 def test_pyctl_criu_keeps_every_terminal_of_the_tree(module_loaded, tmp_path):
@@ -158,11 +141,11 @@ def test_a_taken_index_is_named_before_criu_starts(module_loaded, tmp_path):
     """Another terminal took /dev/pts/N meanwhile: criu cannot restore at N (criu issues 102, 1040)."""
     from pyctl.pty import open_pty, pty_index
 
-    cg = _cgroup(tmp_path)
+    cg = tree_cgroup(tmp_path)
     images = tmp_path / "images"
     images.mkdir()
     proc, result = _start_tree(tmp_path, cg)
-    _run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(proc.pid), "-D", str(images), cwd=os.getcwd())
+    run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(proc.pid), "-D", str(images), cwd=os.getcwd())
     proc.wait()
     wanted = {entry["index"] for entry in json.loads((images / "ckpt-tty.json").read_text())["pairs"]}
     held = []
