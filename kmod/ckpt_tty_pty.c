@@ -210,9 +210,9 @@ static int ckpt_tty_buffer_lock_killable(struct tty_port *port)
  * unread bytes (drivers/tty/tty_buffer.c, 6.1 and 6.12); but flush_to_ldisc()
  * also stops for our priority just after it emptied head, with bytes waiting
  * in head->next.  Nothing restarts it then: a pty writer waiting for room and
- * a reader waiting for data wait for each other for ever (seen: a raw pty
- * flooded while checkpointed 100 times a second).  Called with buf.lock held,
- * so head and the chain are stable.
+ * a reader waiting for data would wait for each other for ever (found by
+ * reading the code; kmod/INVARIANTS.md, "Liveness").  Called with buf.lock
+ * held, so head and the chain are stable.
  */
 static void ckpt_tty_buffer_unlock(struct tty_port *port)
 {
