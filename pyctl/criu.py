@@ -23,6 +23,11 @@ restore
     replaces what CRIU wrote back).  A missing or extra terminal fails the
     hook, and CRIU then kills the restored tree: nothing half-applied.
 
+A pair with only one end in the tree (a shell job's terminal, ``criu -j``)
+is put onto whatever terminal criu gives that end at restore (criu hands a
+shell job its own stdin); pairs with both ends inside come back at their
+index.  Tasks are named by their pids in the tree root's pid namespace.
+
 Pairs whose ends were hung up or closed are left to CRIU, which recreates
 them hung up (a program holding one reads 0 and gets EIO as before);
 restore --onto does not hang up a terminal in use.
