@@ -53,43 +53,37 @@ with open(result, "w") as f:
 '''
 
 
-def cycle(tmp_path: Path, with_pyctl: bool, pairs: int = PAIRS) -> dict:
+def cycle(tmp_path: Path, with_pyctl: bool) -> dict:
     cg = tree_cgroup(tmp_path)
     images, result = tmp_path / "images", tmp_path / "result"
     images.mkdir()
     (tmp_path / "holder.py").write_text(HOLDER)
-    argv = [sys.executable, str(tmp_path / "holder.py"), str(pairs), str(result), str(cg)]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, cwd=tmp_path)
-    holder = None
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "holder.py"), str(PAIRS), str(result), str(cg)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     try:
         wait_for(lambda: Path(f"{result}.ready").exists(), "the holder to open its pairs")
-        holder = proc.pid
         start = time.monotonic()
         if with_pyctl:
-            pyctl_criu("dump", "-t", holder, "-D", images)
+            pyctl_criu("dump", "-t", proc.pid, "-D", images)
         else:
-            run("criu", "dump", "-t", holder, "-D", images, cwd=images)
+            run("criu", "dump", "-t", proc.pid, "-D", images, cwd=images)
         dumped = time.monotonic() - start
-        proc.wait()
+        proc.wait()  # dump killed it: reap it, or its zombie keeps the pid restore needs
         start = time.monotonic()
-        pidfile = images / "restored.pid"
         if with_pyctl:
-            pyctl_criu("restore", "-D", images, "--", "--restore-detached", "--pidfile", pidfile)
+            pyctl_criu("restore", "-D", images, "--", "--restore-detached")
         else:
-            run("criu", "restore", "-D", images, "--restore-detached", "--pidfile", pidfile, cwd=images)
+            run("criu", "restore", "-D", images, "--restore-detached", cwd=images)
         restored = time.monotonic() - start
-        holder = int(pidfile.read_text())
-        os.kill(holder, signal.SIGUSR1)
+        os.kill(proc.pid, signal.SIGUSR1)  # criu gave it its pid back
         wait_for(lambda: result.exists() and result.read_text().endswith("}"), "the holder's result", 120)
         return {"dump_s": dumped, "restore_s": restored, **json.loads(result.read_text())}
     finally:
-        for pid in (holder, proc.pid):
-            try:
-                if pid:
-                    os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         if proc.poll() is None:
             proc.wait()
         remove_cgroup(cg)
