@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
 """The VM entry point itself: splat detection, timeouts and crashes end runs."""
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.kernels import ROOT
-from tests.vm.__main__ import find_splats
+from tests.vm.__main__ import BOOT_SERVICES, find_splats, without_boot_services
 
 
 def test_find_splats():
@@ -95,3 +97,40 @@ def test_a_vm_that_never_starts_says_why(kernel, built_ko, tmp_path, monkeypatch
     out, err = capsys.readouterr()
     assert "did not start (status 1)" in err
     assert "no busybox was found" in out
+
+
+def test_boot_services_are_stood_in_for_in_a_mount_namespace_of_qemus_own():
+    cmd = ["vng", "--run", "bzImage", "--exec", "a b"]
+    wrapped = without_boot_services(cmd, present=lambda path: True, root=True)
+    assert wrapped[:5] == ["unshare", "--mount", "--propagation", "private", "--"]
+    assert wrapped[-len(cmd):] == cmd  # the command itself, untouched, after sh's $0
+    script = wrapped[7]
+    for path, stub in BOOT_SERVICES.items():
+        assert f"mount --bind {stub} {path}" in script
+    assert script.endswith('exec "$@"')
+    # the stand-in for udevadm is in the repository and executable
+    udevadm = Path(BOOT_SERVICES["/usr/bin/udevadm"])
+    assert udevadm.is_file() and os.access(udevadm, os.X_OK)
+    # only what the host has is bound; nothing to bind, or not root: the command as it is
+    only_udevadm = without_boot_services(cmd, present=lambda path: path.endswith("udevadm"), root=True)
+    assert only_udevadm[7].count("mount --bind") == 1
+    assert without_boot_services(cmd, present=lambda path: False, root=True) == cmd
+    assert without_boot_services(cmd, present=lambda path: True, root=False) == cmd
+
+
+def test_guest_udevadm_names_the_virtio_ports(tmp_path):
+    """The stand-in makes /dev/virtio-ports/NAME links as udev's rule does (run here on a fake sysfs)."""
+    script = Path(BOOT_SERVICES["/usr/bin/udevadm"]).read_text()
+    sysfs, dev = tmp_path / "sys", tmp_path / "dev"
+    for port, name in (("vport1p1", "virtme.ret"), ("vport1p2", "virtme.stdin"), ("vport2p0", "")):
+        (sysfs / port).mkdir(parents=True)
+        (sysfs / port / "name").write_text(name + "\n")
+    script = script.replace("/sys/class/virtio-ports", str(sysfs)).replace("/dev/virtio-ports", str(dev / "virtio-ports"))
+    fake = tmp_path / "udevadm"
+    fake.write_text(script)
+    assert subprocess.run(["sh", str(fake), "trigger", "--type=subsystems", "--action=add"]).returncode == 0
+    assert not dev.exists()  # only the devices pass does it
+    assert subprocess.run(["sh", str(fake), "trigger", "--type=devices", "--action=add"]).returncode == 0
+    links = {p.name: os.readlink(p) for p in (dev / "virtio-ports").iterdir()}
+    assert links == {"virtme.ret": "../vport1p1", "virtme.stdin": "../vport1p2"}
+    assert subprocess.run(["sh", str(fake), "settle"]).returncode == 0

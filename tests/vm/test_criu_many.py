@@ -39,15 +39,18 @@ for k, (m, s) in enumerate(pairs):
     os.write(m, f"typed {k}".encode())
 open(result + ".ready", "w").close()
 signal.sigwait({signal.SIGUSR1})
-def drain(fd):
-    out = b""
-    while select.select([fd], [], [], 0.5)[0]:
-        out += os.read(fd, 4096)
-    return out
-shown = [drain(m).decode() for m, _ in pairs]
+def drain(fds):
+    # what each fd holds, read until none has had anything for a second (one
+    # quiet second for all of them, not one per fd: 100 s of waiting)
+    out = dict.fromkeys(fds, b"")
+    while ready := select.select(fds, [], [], 1.0)[0]:
+        for fd in ready:
+            out[fd] += os.read(fd, 4096)
+    return [out[fd].decode() for fd in fds]
+shown = drain([m for m, _ in pairs])
 for m, _ in pairs:
     os.write(m, b" done\n")
-lines = [drain(s).decode() for _, s in pairs]
+lines = drain([s for _, s in pairs])
 with open(result, "w") as f:
     json.dump({"shown": shown, "lines": lines}, f)
 '''
