@@ -50,12 +50,12 @@ from .errors import PyctlError
 from .image import dumps, load
 from .lowlevel import shared
 from .proc import pidfd_getfd
+from .pty import is_ptmx
 
 __all__ = ["dump", "restore", "hook", "tree_ttys"]
 
 IMAGE, MAP, HOOK_SCRIPT, HOOK_LOG = "ckpt-tty.img", "ckpt-tty.json", "ckpt-tty-hook", "ckpt-tty-hook.log"
 PTS_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR and the majors after it
-PTMX = (5, 2)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -108,7 +108,7 @@ def _end_of(st: os.stat_result) -> str | None:
         return None
     if os.major(st.st_rdev) in PTS_MAJORS:
         return "slave"
-    return "master" if (os.major(st.st_rdev), os.minor(st.st_rdev)) == PTMX else None
+    return "master" if is_ptmx(st) else None
 
 
 def _pairs_of(fds: list[int]) -> list[tuple[int, int] | None]:

@@ -110,6 +110,15 @@ def mountpoint_of(dev: int) -> str:
     return next((mnt for d, mnt in _devpts_mounts() if d == want), "")
 
 
+# A ptmx node, /dev/ptmx or a devpts instance's own: TTYAUX_MAJOR, minor 2
+# (Documentation/admin-guide/devices.txt).
+PTMX_DEVICE = (5, 2)
+
+
+def is_ptmx(st: os.stat_result) -> bool:
+    return (os.major(st.st_rdev), os.minor(st.st_rdev)) == PTMX_DEVICE
+
+
 def devpts_of(fd: int) -> Devpts:
     """The devpts instance of either end of a pair.
 
@@ -119,7 +128,7 @@ def devpts_of(fd: int) -> Devpts:
     a locked pty or a pair whose slave side was closed).
     """
     st = os.fstat(fd)
-    if (os.major(st.st_rdev), os.minor(st.st_rdev)) == (5, 2):  # TTYAUX_MAJOR, 2: a ptmx
+    if is_ptmx(st):
         peer = fcntl.ioctl(fd, TIOCGPTPEER, os.O_PATH | os.O_CLOEXEC)
         try:
             st = os.fstat(peer)
@@ -139,7 +148,7 @@ def ptmx_of(devpts: str) -> str:
         st = os.stat(path)
     except OSError as e:
         raise os_error(e.errno, e.strerror, path) from None
-    if (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
+    if not is_ptmx(st):
         raise PyctlError(f"{path} is not a ptmx device node")
     return path
 

@@ -114,6 +114,11 @@ else
 	git -C "$target/root/ckpt-tty" reset -q --hard FETCH_HEAD
 fi
 
+# The root a mount of its own, as a machine's / is (tests/vm/__main__.py
+# needs that to give QEMU a private mount namespace), and private: nothing
+# mounted in it shows up outside.
+mnt "$target" --bind "$target"
+mount --make-private "$target"
 mnt "$target/proc" -t proc proc
 mnt "$target/sys" --rbind /sys
 mount --make-rslave "$target/sys"

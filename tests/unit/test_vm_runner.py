@@ -101,7 +101,7 @@ def test_a_vm_that_never_starts_says_why(kernel, built_ko, tmp_path, monkeypatch
 
 def test_boot_services_are_stood_in_for_in_a_mount_namespace_of_qemus_own():
     cmd = ["vng", "--run", "bzImage", "--exec", "a b"]
-    wrapped = without_boot_services(cmd, present=lambda path: True, root=True)
+    wrapped = without_boot_services(cmd, present=lambda path: True, private_ns=lambda: True)
     assert wrapped[:5] == ["unshare", "--mount", "--propagation", "private", "--"]
     assert wrapped[-len(cmd):] == cmd  # the command itself, untouched, after sh's $0
     script = wrapped[7]
@@ -111,11 +111,11 @@ def test_boot_services_are_stood_in_for_in_a_mount_namespace_of_qemus_own():
     # the stand-in for udevadm is in the repository and executable
     udevadm = Path(BOOT_SERVICES["/usr/bin/udevadm"])
     assert udevadm.is_file() and os.access(udevadm, os.X_OK)
-    # only what the host has is bound; nothing to bind, or not root: the command as it is
-    only_udevadm = without_boot_services(cmd, present=lambda path: path.endswith("udevadm"), root=True)
+    # only what the host has is bound; nothing to bind, or no private mount namespace: the command as it is
+    only_udevadm = without_boot_services(cmd, present=lambda path: path.endswith("udevadm"), private_ns=lambda: True)
     assert only_udevadm[7].count("mount --bind") == 1
-    assert without_boot_services(cmd, present=lambda path: False, root=True) == cmd
-    assert without_boot_services(cmd, present=lambda path: True, root=False) == cmd
+    assert without_boot_services(cmd, present=lambda path: False, private_ns=lambda: True) == cmd
+    assert without_boot_services(cmd, present=lambda path: True, private_ns=lambda: False) == cmd
 
 
 def test_guest_udevadm_names_the_virtio_ports(tmp_path):

@@ -88,14 +88,29 @@ BOOT_SERVICES = {
 }
 
 
-def without_boot_services(cmd: list[str], present=os.path.exists, root: bool | None = None) -> list[str]:
-    """``cmd`` run where BOOT_SERVICES are stand-ins (root only: a mount namespace needs it)."""
+def without_boot_services(cmd: list[str], present=os.path.exists, private_ns=None) -> list[str]:
+    """``cmd`` run where BOOT_SERVICES are stand-ins, when a private mount namespace can be had."""
     binds = [f"mount --bind {shlex.quote(stub)} {shlex.quote(path)}"
              for path, stub in BOOT_SERVICES.items() if present(path)]
-    if not binds or not (os.geteuid() == 0 if root is None else root):
+    if not binds or not (private_ns or _private_mount_ns)():
         return cmd
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", f'{" && ".join(binds)} && exec "$@"',
             "sh", *cmd]
+
+
+def _private_mount_ns() -> bool:
+    """Whether unshare can give us a mount namespace whose mounts stay in it.
+
+    It needs root, and / to be a mount point (it makes / and everything
+    under it private): a bare chroot directory is not one.
+    """
+    try:
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True)
+    except OSError as e:
+        r = subprocess.CompletedProcess([], 1, "", str(e))
+    if r.returncode:
+        log(f"guests boot with udev and tmpfiles (slower): no private mount namespace here ({r.stderr.strip()})")
+    return r.returncode == 0
 
 
 # Kernel log lines that fail a run even when the kernel kept going.
