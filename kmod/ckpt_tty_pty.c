@@ -408,10 +408,32 @@ static void ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *
 		e->flip_lookahead = lookahead;
 }
 
+/*
+ * read_head as the reader sees it.  Under ICANON|EXTPROC, a receive that
+ * fills the ring while canon_head == read_tail ends with one more turn of
+ * n_tty_receive_buf_common()'s loop, whose overflow branch takes read_head
+ * back by one after __receive_buf() published commit_head = read_head
+ * (drivers/tty/n_tty.c, 6.1 and 6.12).  The reader (non-canonical under
+ * EXTPROC) reads up to commit_head, so the byte at read_head is still
+ * input.  Saving read_head = commit_head keeps it: the state n_tty was in
+ * one loop turn earlier, which its next receive turns back into this one
+ * (it overwrites that byte, as it would have).  TIOCINQ, read_head -
+ * read_tail, then counts the byte (4096, where n_tty said 4095).
+ */
+static size_t ckpt_tty_read_head(const struct tty_struct *tty, void *ld)
+{
+	size_t head = NTTY_SIZE_T(ld, READ_HEAD), commit = NTTY_SIZE_T(ld, COMMIT_HEAD);
+
+	if (L_ICANON(tty) && L_EXTPROC(tty) && commit == head + 1 &&
+	    head - NTTY_SIZE_T(ld, READ_TAIL) == CKPT_TTY_RING_SIZE - 1)
+		return commit;
+	return head;
+}
+
 /* ld: the end's n_tty_data, NULL when hung up (ckpt_tty_ntty()) */
 static int ckpt_tty_measure_end(struct tty_struct *tty, void *ld, struct ckpt_tty_end_size *size)
 {
-	size->input_len = ld ? NTTY_SIZE_T(ld, READ_HEAD) - NTTY_SIZE_T(ld, READ_TAIL) : 0;
+	size->input_len = ld ? ckpt_tty_read_head(tty, ld) - NTTY_SIZE_T(ld, READ_TAIL) : 0;
 	size->echo_len = ld ? NTTY_SIZE_T(ld, ECHO_HEAD) - NTTY_SIZE_T(ld, ECHO_TAIL) : 0;
 	ckpt_tty_walk_flip(tty->port, size, NULL, NULL, NULL);
 	/* n_tty exceeds its ring only in one corner (ICANON|PARMRK overflow, kmod/INVARIANTS.md) */
@@ -492,7 +514,7 @@ static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckp
 	if (!ld)
 		return;
 
-	e->read_head = NTTY_SIZE_T(ld, READ_HEAD);
+	e->read_head = ckpt_tty_read_head(tty, ld);
 	e->commit_head = NTTY_SIZE_T(ld, COMMIT_HEAD);
 	e->canon_head = NTTY_SIZE_T(ld, CANON_HEAD);
 	e->read_tail = NTTY_SIZE_T(ld, READ_TAIL);

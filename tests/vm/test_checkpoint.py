@@ -18,7 +18,7 @@ import pytest
 
 import pyctl
 
-from .ttyutil import (TIOCEXCL, TIOCPKT, get_termios2, observable, raw_mode, reads, set_termios2,
+from .ttyutil import (TIOCEXCL, TIOCINQ, TIOCPKT, get_int, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
 
 
@@ -192,6 +192,32 @@ def test_full_buffer_and_pending_flip_data_in_order(pairs):
     got_a, got_b = b"".join(reads(a[1])), b"".join(reads(b[1]))
     assert got_a == data[:sent]
     assert got_b == got_a
+
+
+def test_extproc_overflow_keeps_the_byte_n_tty_took_back(pairs):
+    """ICANON|EXTPROC (a telnetd or rlogind in linemode) with no line read yet: once the ring is
+    full every further byte lands in its last slot, and the loop's last turn takes read_head back
+    by one after it published commit_head, so the reader still gets that byte (TIOCINQ says
+    4095, read() returns 4096).  The checkpoint saves it as input, the restored reader gets the
+    same 4096 bytes, and the restored state checkpoints and restores again (the restore fuzzer
+    found this state refused: seed 1795954506, case 340)."""
+    a = pairs.new()
+    attrs = termios.tcgetattr(a[1])
+    attrs[3] = (attrs[3] | termios.ICANON | 0o200000) & ~termios.ECHO  # EXTPROC: not in Python's termios
+    termios.tcsetattr(a[1], termios.TCSANOW, attrs)
+    data = bytes((i * 13 + i // 256) % 256 for i in range(5000))
+    os.write(a[0], data)
+    settle()
+    assert get_int(a[1], TIOCINQ) == 4095  # n_tty's own count: the byte it took back is not in it
+    image = pyctl.checkpoint(a[0])
+    e = image.pairs[0].slave
+    assert (len(e.input), len(e.flip)) == (4096, 0)
+    assert e.input == data[:4095] + data[-1:]  # the last slot holds the last byte received
+    b = pairs.twin(a[0])
+    c = pairs.twin(b[0])  # a state the kernel restored checkpoints and restores again
+    got = [b"".join(reads(p[1])) for p in (a, b, c)]
+    assert got[0] == data[:4095] + data[-1:], (len(got[0]), got[0][-3:])
+    assert got[1] == got[0] and got[2] == got[0]
 
 
 def _drain(fd: int, size: int) -> bytes:
