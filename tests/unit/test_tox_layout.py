@@ -45,9 +45,9 @@ def test_each_debug_kernel_runs_the_same_list_and_the_matrix_runs_everything():
     assert all(job.endswith(" --cpus 1 -- python -m pytest tests/vm") for job in matrix)
 
 
-def test_make_check_runs_matrix_and_debug_together():
+def test_make_check_runs_debug_and_matrix_together_debug_first():
     tox = _tox()
     assert tox["testenv:vms"]["commands"].strip() == (
-        "python -m tests.vm.jobs {[vm-jobs]matrix} {[vm-jobs]debug} -- {posargs}")
+        "python -m tests.vm.jobs {[vm-jobs]debug} {[vm-jobs]matrix} -- {posargs}")
     check = (ROOT / "scripts" / "check.sh").read_text()
     assert "envs=${CKPT_TTY_CHECK_ENVS:-unit,bench,vms}" in check

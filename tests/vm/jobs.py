@@ -12,9 +12,9 @@ take about as long each as one alone: the suites of the matrix and the debug
 kernels take half the wall time they take one after another.
 
 A job whose kernel is ready (installed, or its debug build finished) starts
-before one whose kernel is still being built (scripts/check.sh builds the
-debug kernels in the background), so a slot never waits on a build while
-other work is pending.  Each job's output goes to build/vm-jobs/KERNEL.log
+before one whose kernel is still being built (tox -e debug alone builds the
+debug kernels in their jobs; scripts/check.sh builds them before the VM
+suites), so a slot never waits on a build while other work is pending.  Each job's output goes to build/vm-jobs/KERNEL.log
 and is printed whole when the job ends, one job after the other, never
 interleaved.  The exit status is the first failed job's, or 0.
 """
