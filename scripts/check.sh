@@ -12,7 +12,7 @@
 # The debug kernels, when not cached yet, build first, at full priority,
 # while the host tests (unit, bench) run beside them; the VM suites start
 # when both are built, the debug ones first (tox.ini, [testenv:vms]).  The
-# builds are the longest chain of make check (about 12 minutes each alone
+# builds are the longest chain of make check (7 to 14 minutes each alone
 # on 2 cores) and need both cores: run beside two guests they got about a
 # guest's share of the CPU and took 27 minutes each (a cold run of
 # 2026-11-29: 68 minutes in all, the builds 54 of them).

@@ -283,7 +283,7 @@ def _build_debug_kernel(kernel: Kernel) -> None:
     if lost:
         raise KernelError(f"kernel config lost {', '.join(lost)} (unmet dependencies?)")
     jobs = str(os.cpu_count() or 2)
-    log(f"building the debug kernel in {tree} with {jobs} jobs (about 15 minutes on 2 cores with nothing else running)")
+    log(f"building the debug kernel in {tree} with {jobs} jobs (7 to 14 minutes on 2 cores with nothing else running)")
     with open(tree / "build.log", "w") as out:
         proc = _run(["make", f"-j{jobs}", "bzImage", "modules"], cwd=tree, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode:

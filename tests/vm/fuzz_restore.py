@@ -14,7 +14,8 @@ long as its indices say (so the rules, not the size checks, judge it), and resto
 a pair in use.  Every accepted state is then exercised: reads and writes both
 ways, echo, flow-control and editing characters, termios changes, flushes,
 a checkpoint that must restore again (the kernel takes back every state it
-reaches from one it accepted), a hangup and close.
+reaches from one it accepted; pending flip data past what restore loads is
+refused alone), a hangup and close.
 
 Case K draws from random.Random(f"{seed}:{K}"): a failing case is replayed
 with --seed and --first-case.  A kernel hang ends the VM (softlockup_panic
@@ -323,10 +324,16 @@ def exercise(rng: random.Random, dev: Device, m: int, s: int, log: list[str]) ->
                     return
                 raise AssertionError(f"checkpoint of a state reached from an accepted one failed: {e}; "
                                      f"termios {termios.tcgetattr(s)[:4]}") from None
-            again = _settled(dev, raw)
+            clipped = _flip_clipped(raw)
+            if clipped is not raw:
+                # Restore loads at most CKPT_TTY_FLIP_RESTORE_MAX per end, and a raw writer fills the free
+                # room of the last buffer past it (kmod/uapi/linux/ckpt_tty.h): that checkpoint is refused,
+                # and all else in it must restore.
+                log.append("flip past the restore limit")
+                _refused_for_flip_alone(dev, raw)
             m2, s2 = open_pty()
             try:
-                dev.restore(m2, again)
+                dev.restore(m2, _settled(dev, clipped))
             except OSError as e:
                 raise AssertionError(f"a state reached from an accepted one was refused: {e}: "
                                      f"{'; '.join(_rules_broken(dev, raw)) or 'pyctl finds nothing'}") from None
@@ -336,6 +343,40 @@ def exercise(rng: random.Random, dev: Device, m: int, s: int, log: list[str]) ->
     _drain(m), _drain(s)
     if rng.random() < 0.3:
         fcntl.ioctl(s, 0x5437)  # TIOCVHANGUP
+
+
+def _flip_clipped(pair: dict) -> dict:
+    """``pair`` with each end's pending flip data cut to what restore loads (itself when no end has more)."""
+    limit = _uapi.CKPT_TTY_FLIP_RESTORE_MAX
+    if all(pair[end]["flip_count"] <= limit for end in ("master", "slave")):
+        return pair
+    pair = copy.deepcopy(pair)
+    for end in ("master", "slave"):
+        e = pair[end]
+        if e["flip_count"] > limit:
+            e.update(flip_count=limit, flip_lookahead=min(e["flip_lookahead"], limit),
+                     flip_data=e["flip_data"][:limit],
+                     flip_flags=None if e["flip_flags"] is None else e["flip_flags"][:limit])
+    return pair
+
+
+def _refused_for_flip_alone(dev: Device, pair: dict) -> None:
+    """The unclipped record is refused with EINVAL, and changes nothing in the pair it was meant for."""
+    m2, s2 = open_pty()
+    try:
+        before = dev.checkpoint(m2)
+        try:
+            dev.restore(m2, _settled(dev, pair))
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise AssertionError(f"more flip data than restore loads: {e}, not EINVAL") from None
+        else:
+            raise AssertionError("restore took more flip data than CKPT_TTY_FLIP_RESTORE_MAX")
+        if dev.checkpoint(m2) != before:
+            raise AssertionError("a refused restore changed the pair")
+    finally:
+        os.close(m2)
+        os.close(s2)
 
 
 def _in_a_corner(s: int) -> bool:
