@@ -470,16 +470,24 @@ static void ckpt_tty_copy_line_ends(u8 *out, const unsigned long *ring_bits, u64
 		out[(first + bit) / 8] |= 1U << ((first + bit) % 8);
 }
 
+/* Zero the bytes from len up to the next multiple of 8: a part's padding. */
+static void ckpt_tty_zero_pad(u8 *part, u64 len)
+{
+	memset(part + len, 0, ALIGN(len, 8) - len);
+}
+
 /*
- * One end into its header and data (zeroed, sized by size); all locks held.
- * A hung-up end (ld NULL) keeps its n_tty fields 0: it has no n_tty state.
+ * One end into its header and data (sized by size, not zeroed: every byte
+ * is written here); all locks held.  A hung-up end (ld NULL) keeps its
+ * n_tty fields 0: it has no n_tty state.
  */
 static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_size *size,
 			      struct ckpt_tty_end *e, u8 *data)
 {
 	unsigned long irqflags;
-	u8 *line_ends, *echo, *flip;
+	u8 *line_ends, *echo, *flip, *flip_flags;
 
+	memset(e, 0, sizeof(*e));
 	ckpt_tty_save_termios(&e->termios, &tty->termios);
 	ckpt_tty_save_termios(&e->termios_locked, &tty->termios_locked);
 	e->ldisc = N_TTY;
@@ -509,8 +517,14 @@ static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckp
 	line_ends = data + ALIGN(size->input_len, 8);
 	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
 	flip = echo + ALIGN(size->echo_len, 8);
-	ckpt_tty_walk_flip(tty->port, NULL, e, flip,
-			   size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL);
+	flip_flags = size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL;
+	ckpt_tty_zero_pad(data, size->input_len);
+	memset(line_ends, 0, echo - line_ends);		/* ckpt_tty_copy_line_ends() sets bits */
+	ckpt_tty_zero_pad(echo, size->echo_len);
+	ckpt_tty_zero_pad(flip, size->flip_count);
+	if (flip_flags)		/* a buffer without a flag area holds TTY_NORMAL (0) bytes */
+		memset(flip_flags, 0, ALIGN(size->flip_count, 8));
+	ckpt_tty_walk_flip(tty->port, NULL, e, flip, flip_flags);
 	if (!ld)
 		return;
 
@@ -561,10 +575,40 @@ static u32 ckpt_tty_devpts_dev(const struct ckpt_tty_pair_ref *p)
 }
 
 /*
- * A record of the pair fd belongs to, allocated at its exact size: the
- * sizes are taken under the pair's locks, and the allocation happens there
- * too (they are sleeping locks), so the snapshot stays one.  The caller
- * kvfree()s *out.
+ * At least what one end's record part will need, read without the pair's
+ * locks (the exact sizes are taken under them).  The ldisc reference keeps
+ * disc_data alive: n_tty_close() runs under the ldisc's write lock.  Flip
+ * bytes: a buffer of n bytes of memory (mem_used) holds at most 2n without
+ * a flag area.
+ */
+static size_t ckpt_tty_guess_end(struct tty_struct *tty)
+{
+	struct tty_ldisc *ld = tty_ldisc_ref(tty);
+	u64 input = 0, echo = 0, flip;
+
+	if (ld) {
+		void *d = READ_ONCE(tty->disc_data);
+
+		if (ld->ops->num == N_TTY && d) {
+			/* + 1: ckpt_tty_read_head() may count one byte past read_head */
+			input = min_t(u64, READ_ONCE(NTTY_SIZE_T(d, READ_HEAD)) + 1 -
+					   READ_ONCE(NTTY_SIZE_T(d, READ_TAIL)), CKPT_TTY_RING_SIZE);
+			echo = min_t(u64, READ_ONCE(NTTY_SIZE_T(d, ECHO_HEAD)) - READ_ONCE(NTTY_SIZE_T(d, ECHO_TAIL)),
+				     CKPT_TTY_RING_SIZE);
+		}
+		tty_ldisc_deref(ld);
+	}
+	flip = min_t(u64, 2 * (u64)max(atomic_read(&tty->port->buf.mem_used), 0), CKPT_TTY_FLIP_MAX);
+	return sizeof(struct ckpt_tty_end) + ckpt_tty_end_data_size(input, echo, flip, false);
+}
+
+/*
+ * A record of the pair fd belongs to, at its exact size.  It is allocated
+ * before the pair is locked, at the size the pair's indices and flip
+ * memory suggest, so that the allocation is not part of the time the pair
+ * is frozen; only when more arrived meanwhile is it allocated again under
+ * the locks (they are sleeping locks), so the snapshot stays one.  The
+ * caller kvfree()s *out.
  */
 int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 {
@@ -574,15 +618,20 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	struct ckpt_tty_record *r;
 	struct ckpt_tty_end *me, *se;
 	void *mld, *sld;
-	size_t size;
+	size_t size, room;
 	int ret;
 
 	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
+	room = sizeof(*r) + ckpt_tty_guess_end(p.master) + ckpt_tty_guess_end(p.slave);
+	r = kvmalloc(room, GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!r)
+		goto out_put;
 	ret = -EINTR;
 	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
-		goto out_put;
+		goto out_free;
 	wm = p.master->winsize;
 	ws = p.slave->winsize;
 	mutex_unlock(&p.slave->winsize_mutex);
@@ -590,7 +639,7 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	p.op = CKPT_TTY_TRACE_OP_CHECKPOINT;
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
-		goto out_put;
+		goto out_free;
 	ret = ckpt_tty_ntty(&p, p.master, &mld);
 	if (!ret)
 		ret = ckpt_tty_ntty(&p, p.slave, &sld);
@@ -603,10 +652,14 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	size = sizeof(*r) + 2 * sizeof(struct ckpt_tty_end) +
 	       ckpt_tty_end_data_size(msize.input_len, msize.echo_len, msize.flip_count, msize.flip_flagged) +
 	       ckpt_tty_end_data_size(ssize.input_len, ssize.echo_len, ssize.flip_count, ssize.flip_flagged);
-	r = kvzalloc(size, GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!r)
-		goto out_unlock;
+	if (size > room) {
+		kvfree(r);
+		r = kvmalloc(size, GFP_KERNEL);
+		ret = -ENOMEM;
+		if (!r)
+			goto out_unlock;
+	}
+	memset(r, 0, sizeof(*r));
 	r->size = size;
 	r->index = p.slave->index;
 	r->devpts_dev = ckpt_tty_devpts_dev(&p);
@@ -617,9 +670,12 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	ckpt_tty_save_winsize(me, &wm);
 	ckpt_tty_save_winsize(se, &ws);
 	*out = r;
+	r = NULL;
 	ret = 0;
 out_unlock:
 	ckpt_tty_unlock_pair(&p);
+out_free:
+	kvfree(r);
 out_put:
 	ckpt_tty_put_pair(&p);
 	return ret;

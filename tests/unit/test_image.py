@@ -179,6 +179,15 @@ def test_validation_names_the_field(change, message):
         pyctl.loads(img.dumps(image))
 
 
+@pytest.mark.parametrize("count", [0, 1 << 20, (1 << 20) + 1, (1 << 64) - 2873])
+def test_any_lookahead_count_validates_and_round_trips(count):
+    """N_TTY's lookahead_count drifts and wraps on its own (a stress run checkpointed
+    2**64 - 2873); restore does not install it, so every 64-bit value is a valid image."""
+    image = sample(lookahead_count=count)
+    image.validate()
+    assert pyctl.loads(img.dumps(image)).pairs[0].slave.lookahead_count == count
+
+
 def test_stale_offsets_are_kept_where_n_tty_leaves_them():
     """canon in non-canonical mode and commit in canonical mode may be anything."""
     image = sample(commit=-100)
