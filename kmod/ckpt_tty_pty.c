@@ -367,10 +367,11 @@ struct ckpt_tty_end_size {
 
 /*
  * Walk the pending flip-buffer bytes: count them (out == NULL) or copy up
- * to e->flip_count of them into out.  Caller holds buf.lock (no consumer
- * runs); producers (pty_write) append under port->lock, which we take.
+ * to e->flip_count of them into out; how many it found, at most that.
+ * Caller holds buf.lock (no consumer runs); producers (pty_write) append
+ * under port->lock, which we take.
  */
-static void ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *size, struct ckpt_tty_end *e,
+static u32 ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *size, struct ckpt_tty_end *e,
 			       u8 *data, u8 *flags)
 {
 	struct tty_buffer *b;
@@ -406,6 +407,7 @@ static void ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *
 	}
 	if (e)
 		e->flip_lookahead = lookahead;
+	return n;
 }
 
 /*
@@ -486,6 +488,7 @@ static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckp
 {
 	unsigned long irqflags;
 	u8 *line_ends, *echo, *flip, *flip_flags;
+	u32 copied;
 
 	memset(e, 0, sizeof(*e));
 	ckpt_tty_save_termios(&e->termios, &tty->termios);
@@ -524,7 +527,10 @@ static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckp
 	ckpt_tty_zero_pad(flip, size->flip_count);
 	if (flip_flags)		/* a buffer without a flag area holds TTY_NORMAL (0) bytes */
 		memset(flip_flags, 0, ALIGN(size->flip_count, 8));
-	ckpt_tty_walk_flip(tty->port, NULL, e, flip, flip_flags);
+	copied = ckpt_tty_walk_flip(tty->port, NULL, e, flip, flip_flags);
+	/* producers only add while buf.lock is ours, so nothing is left; were it, no heap bytes leave */
+	if (WARN_ON_ONCE(copied < size->flip_count))
+		memset(flip + copied, 0, size->flip_count - copied);
 	if (!ld)
 		return;
 
