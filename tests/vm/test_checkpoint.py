@@ -17,6 +17,7 @@ import time
 import pytest
 
 import pyctl
+from pyctl import reachable
 
 from .ttyutil import (TIOCEXCL, TIOCINQ, TIOCPKT, get_int, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
@@ -203,7 +204,7 @@ def test_extproc_overflow_keeps_the_byte_n_tty_took_back(pairs):
     found this state refused: seed 1795954506, case 340)."""
     a = pairs.new()
     attrs = termios.tcgetattr(a[1])
-    attrs[3] = (attrs[3] | termios.ICANON | 0o200000) & ~termios.ECHO  # EXTPROC: not in Python's termios
+    attrs[3] = (attrs[3] | termios.ICANON | reachable.EXTPROC) & ~termios.ECHO  # not in Python's termios
     termios.tcsetattr(a[1], termios.TCSANOW, attrs)
     data = bytes((i * 13 + i // 256) % 256 for i in range(5000))
     os.write(a[0], data)
