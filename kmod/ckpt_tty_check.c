@@ -57,7 +57,6 @@ static int check_read_side(const struct ckpt_tty_end_view *v)
 	const struct ckpt_tty_end *e = v->e;
 	u64 tail = e->read_tail, head = e->read_head, canon = e->canon_head, commit = e->commit_head;
 	bool icanon = e->termios.c_lflag & ICANON, extproc = e->termios.c_lflag & EXTPROC;
-	u64 i;
 
 	/* parse_end() bounded head - tail by RING; a head past INDEX_MAX would wrap */
 	if (head > CKPT_TTY_INDEX_MAX || head < tail)
@@ -86,12 +85,10 @@ static int check_read_side(const struct ckpt_tty_end_view *v)
 	if (e->line_start > tail)
 		return -EINVAL;
 	/* Line ends: none without ICANON; canonical: only below canon_head. */
-	for (i = 0; i < v->input_len; i++) {
-		bool allowed = icanon && (extproc || i < canon - tail);
-
-		if (bit(v->line_ends, i) && !allowed)
-			return -EINVAL;
-	}
+	if (!icanon && ckpt_tty_next_line_end(v, 0) < v->input_len)
+		return -EINVAL;
+	if (icanon && !extproc && ckpt_tty_next_line_end(v, canon - tail) < v->input_len)
+		return -EINVAL;
 	/*
 	 * lnext and erasing are set by canonical input processing only (EXTPROC
 	 * bypasses it), push by a switch into ICANON with unread input; the

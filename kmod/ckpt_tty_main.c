@@ -11,6 +11,7 @@
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/string.h>
 #include <linux/tty.h>
@@ -63,25 +64,53 @@ static long ckpt_tty_get_info(void __user *uarg)
 	return 0;
 }
 
+/*
+ * file->private_data: the record buffer this open device keeps between
+ * calls (struct ckpt_tty_buf), or NULL.  A call takes it out with xchg(),
+ * so threads sharing the file never share a buffer.
+ */
 static int ckpt_tty_open(struct inode *inode, struct file *file)
 {
 	/* The file mode keeps others out; this keeps out root without caps. */
 	if (!checkpoint_restore_ns_capable(&init_user_ns))
 		return -EPERM;
+	file->private_data = NULL;	/* misc_open() left the miscdevice there */
 	return 0;
+}
+
+static int ckpt_tty_release(struct inode *inode, struct file *file)
+{
+	kvfree(file->private_data);
+	return 0;
+}
+
+/* Give a call's buffer back to the file, if small and the file holds none. */
+static void ckpt_tty_keep_buf(struct file *file, struct ckpt_tty_buf *buf)
+{
+	if (buf && buf->room <= CKPT_TTY_BUF_KEEP_MAX && !cmpxchg(&file->private_data, NULL, buf))
+		return;
+	kvfree(buf);
 }
 
 static long ckpt_tty_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+	struct ckpt_tty_buf *buf;
+	long ret;
 
 	switch (cmd) {
 	case CKPT_TTY_IOC_GET_INFO:
 		return ckpt_tty_get_info(uarg);
 	case CKPT_TTY_IOC_CHECKPOINT:
-		return ckpt_tty_ioc_checkpoint(uarg);
+		buf = xchg(&file->private_data, NULL);
+		ret = ckpt_tty_ioc_checkpoint(uarg, &buf);
+		ckpt_tty_keep_buf(file, buf);
+		return ret;
 	case CKPT_TTY_IOC_RESTORE:
-		return ckpt_tty_ioc_restore(uarg);
+		buf = xchg(&file->private_data, NULL);
+		ret = ckpt_tty_ioc_restore(uarg, &buf);
+		ckpt_tty_keep_buf(file, buf);
+		return ret;
 	default:
 		return -ENOTTY;
 	}
@@ -90,6 +119,7 @@ static long ckpt_tty_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 static const struct file_operations ckpt_tty_fops = {
 	.owner = THIS_MODULE,
 	.open = ckpt_tty_open,
+	.release = ckpt_tty_release,
 	.unlocked_ioctl = ckpt_tty_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

@@ -246,6 +246,12 @@ static int ckpt_tty_lock_pair(struct ckpt_tty_pair_ref *p)
 {
 	int ret;
 
+	/*
+	 * Yield now if a task waits for this CPU, not at one of the sleeping
+	 * locks below (might_sleep() reschedules under voluntary preemption)
+	 * with the pair half frozen.
+	 */
+	cond_resched();
 	ret = ckpt_tty_lock_killable(p->master);
 	if (ret)
 		return ret;
@@ -609,14 +615,14 @@ static size_t ckpt_tty_guess_end(struct tty_struct *tty)
 }
 
 /*
- * A record of the pair fd belongs to, at its exact size.  It is allocated
- * before the pair is locked, at the size the pair's indices and flip
- * memory suggest, so that the allocation is not part of the time the pair
- * is frozen; only when more arrived meanwhile is it allocated again under
- * the locks (they are sleeping locks), so the snapshot stays one.  The
- * caller kvfree()s *out.
+ * A record of the pair fd belongs to, into *buf (its size in the record's
+ * header).  *buf gets room before the pair is locked, for the size the
+ * pair's indices and flip memory suggest, so that an allocation is not
+ * part of the time the pair is frozen; only when more arrived meanwhile
+ * does it grow under the locks (they are sleeping locks), so the snapshot
+ * stays one.
  */
-int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
+int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_buf **buf)
 {
 	struct ckpt_tty_end_size msize, ssize;
 	struct winsize wm, ws;
@@ -624,20 +630,18 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	struct ckpt_tty_record *r;
 	struct ckpt_tty_end *me, *se;
 	void *mld, *sld;
-	size_t size, room;
+	size_t size;
 	int ret;
 
 	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
-	room = sizeof(*r) + ckpt_tty_guess_end(p.master) + ckpt_tty_guess_end(p.slave);
-	r = kvmalloc(room, GFP_KERNEL);
-	ret = -ENOMEM;
-	if (!r)
+	ret = ckpt_tty_buf_reserve(buf, sizeof(*r) + ckpt_tty_guess_end(p.master) + ckpt_tty_guess_end(p.slave));
+	if (ret)
 		goto out_put;
 	ret = -EINTR;
 	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
-		goto out_free;
+		goto out_put;
 	wm = p.master->winsize;
 	ws = p.slave->winsize;
 	mutex_unlock(&p.slave->winsize_mutex);
@@ -645,7 +649,7 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	p.op = CKPT_TTY_TRACE_OP_CHECKPOINT;
 	ret = ckpt_tty_lock_pair(&p);
 	if (ret)
-		goto out_free;
+		goto out_put;
 	ret = ckpt_tty_ntty(&p, p.master, &mld);
 	if (!ret)
 		ret = ckpt_tty_ntty(&p, p.slave, &sld);
@@ -658,13 +662,10 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	size = sizeof(*r) + 2 * sizeof(struct ckpt_tty_end) +
 	       ckpt_tty_end_data_size(msize.input_len, msize.echo_len, msize.flip_count, msize.flip_flagged) +
 	       ckpt_tty_end_data_size(ssize.input_len, ssize.echo_len, ssize.flip_count, ssize.flip_flagged);
-	if (size > room) {
-		kvfree(r);
-		r = kvmalloc(size, GFP_KERNEL);
-		ret = -ENOMEM;
-		if (!r)
-			goto out_unlock;
-	}
+	ret = ckpt_tty_buf_reserve(buf, size);
+	if (ret)
+		goto out_unlock;
+	r = (struct ckpt_tty_record *)(*buf)->data;
 	memset(r, 0, sizeof(*r));
 	r->size = size;
 	r->index = p.slave->index;
@@ -675,13 +676,8 @@ int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_record **out)
 	ckpt_tty_save_end(p.slave, sld, &ssize, se, (u8 *)(se + 1));
 	ckpt_tty_save_winsize(me, &wm);
 	ckpt_tty_save_winsize(se, &ws);
-	*out = r;
-	r = NULL;
-	ret = 0;
 out_unlock:
 	ckpt_tty_unlock_pair(&p);
-out_free:
-	kvfree(r);
 out_put:
 	ckpt_tty_put_pair(&p);
 	return ret;
@@ -940,9 +936,8 @@ static void ckpt_tty_load_end(struct tty_struct *tty, void *ld, const struct ckp
 	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, v->echo, v->echo_len);
 	flags = NTTY_BITMAP(ld, READ_FLAGS);
 	bitmap_zero(flags, N_TTY_BUF_SIZE);
-	for (i = 0; i < v->input_len; i++)
-		if ((v->line_ends[i / 8] >> (i % 8)) & 1)
-			set_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), flags);
+	for (i = ckpt_tty_next_line_end(v, 0); i < v->input_len; i = ckpt_tty_next_line_end(v, i + 1))
+		set_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), flags);
 }
 
 static void ckpt_tty_load_winsize(struct winsize *ws, const struct ckpt_tty_end *e)

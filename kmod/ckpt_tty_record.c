@@ -3,9 +3,10 @@
  * ckpt_tty: records (the ABI 3 layout of a pair, see the uapi header) and
  * the two ioctls that move them, many pairs per call.
  *
- * Memory per call follows what the pairs hold: a checkpoint allocates each
- * record at its exact size and hands it to userspace before the next pair;
- * a restore reads one record at a time.
+ * Memory per call follows what the pairs hold: one buffer (struct
+ * ckpt_tty_buf) holds a record at a time, as large as the largest one of
+ * the call; a checkpoint hands each record to userspace before the next
+ * pair, a restore reads one record at a time.
  */
 
 #include <linux/mm.h>
@@ -27,6 +28,23 @@ static_assert(CKPT_TTY_RECORD_MAX == sizeof(struct ckpt_tty_record) +
 static size_t pad8(u64 n)
 {
 	return ALIGN(n, 8);
+}
+
+/* Room for size bytes in *buf, whose contents are not kept; on -ENOMEM *buf is as it was. */
+int ckpt_tty_buf_reserve(struct ckpt_tty_buf **buf, size_t size)
+{
+	struct ckpt_tty_buf *b = *buf;
+
+	if (b && b->room >= size)
+		return 0;
+	size = pad8(size);
+	b = kvmalloc(struct_size(b, data, size / 8), GFP_KERNEL);
+	if (!b)
+		return -ENOMEM;
+	b->room = size;
+	kvfree(*buf);
+	*buf = b;
+	return 0;
 }
 
 /* Bytes of an end's data; the caller bounds the lengths (rings, CKPT_TTY_FLIP_MAX). */
@@ -109,7 +127,7 @@ int ckpt_tty_parse_record(const void *buf, size_t size, struct ckpt_tty_pair_vie
 
 /* ---- CKPT_TTY_IOC_CHECKPOINT ---- */
 
-long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg)
+long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg, struct ckpt_tty_buf **buf)
 {
 	struct ckpt_tty_checkpoint_arg arg;
 	s32 __user *ufds;
@@ -126,7 +144,7 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg)
 	ufds = u64_to_user_ptr(arg.fds);
 	out = u64_to_user_ptr(arg.buf);
 	for (i = 0; i < arg.count; i++) {
-		struct ckpt_tty_record failed = { .size = sizeof(failed) }, *r = &failed;
+		struct ckpt_tty_record failed = { .size = sizeof(failed) }, *r;
 		s32 fd;
 		int err;
 
@@ -138,30 +156,22 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg)
 			ret = -EFAULT;
 			break;
 		}
-		err = ckpt_tty_checkpoint_pair(fd, &r);
-		if (err) {
-			r = &failed;
-			r->error = err;
-		}
+		err = ckpt_tty_checkpoint_pair(fd, buf);
+		r = err ? &failed : (struct ckpt_tty_record *)(*buf)->data;
+		r->error = err;
 		r->fd = fd;
 		if (r->size > arg.buf_size - used) {
 			if (!i) {	/* say how much the first one needs */
 				ret = -ENOSPC;
 				used = r->size;
 			}
-			if (r != &failed)
-				kvfree(r);
 			break;
 		}
-		err = copy_to_user(out + used, r, r->size) ? -EFAULT : 0;
-		if (!err)
-			used += r->size;
-		if (r != &failed)
-			kvfree(r);
-		if (err) {
-			ret = err;
+		if (copy_to_user(out + used, r, r->size)) {
+			ret = -EFAULT;
 			break;
 		}
+		used += r->size;
 	}
 	/* A single fd's own error is the call's: what ABI 2 callers expect of one pair. */
 	if (!ret && arg.count == 1 && i == 1) {
@@ -179,14 +189,14 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg)
 
 /* ---- CKPT_TTY_IOC_RESTORE ---- */
 
-/* Copy item's record from userspace and parse it; *rec is the caller's to kvfree. */
+/* Copy item's record from userspace into *buf and parse it (v points into *buf). */
 static int fetch_record(const struct ckpt_tty_restore_arg *arg, const struct ckpt_tty_restore_item *item,
-			void **rec, struct ckpt_tty_pair_view *v)
+			struct ckpt_tty_buf **buf, struct ckpt_tty_pair_view *v)
 {
 	const u8 __user *base = u64_to_user_ptr(arg->buf);
 	u32 size;
+	int ret;
 
-	*rec = NULL;
 	if (item->offset % 8 || item->offset > arg->buf_size ||
 	    arg->buf_size - item->offset < sizeof(struct ckpt_tty_record))
 		return -EINVAL;
@@ -194,12 +204,12 @@ static int fetch_record(const struct ckpt_tty_restore_arg *arg, const struct ckp
 		return -EFAULT;
 	if (size > CKPT_TTY_RECORD_MAX || size > arg->buf_size - item->offset)
 		return -EINVAL;
-	*rec = kvmalloc(size, GFP_KERNEL);
-	if (!*rec)
-		return -ENOMEM;
-	if (copy_from_user(*rec, base + item->offset, size))
+	ret = ckpt_tty_buf_reserve(buf, size);
+	if (ret)
+		return ret;
+	if (copy_from_user((*buf)->data, base + item->offset, size))
 		return -EFAULT;
-	if (ckpt_tty_parse_record(*rec, size, v))
+	if (ckpt_tty_parse_record((*buf)->data, size, v))
 		return -EINVAL;
 	return ckpt_tty_check_pair(v);
 }
@@ -208,15 +218,14 @@ static int fetch_record(const struct ckpt_tty_restore_arg *arg, const struct ckp
  * Two passes: every record is checked before any pair is touched, then each
  * is read again (userspace may have changed it meanwhile: checked again) and
  * installed.  A pair that cannot take its record (EBUSY, ENOMEM) gets the
- * error in its item; the others go on.
+ * error in its item; the others go on.  One record needs no first pass.
  */
-long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg)
+long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg, struct ckpt_tty_buf **buf)
 {
 	struct ckpt_tty_restore_arg arg;
-	struct ckpt_tty_restore_item *items;
+	struct ckpt_tty_restore_item one, *items = &one;
 	struct ckpt_tty_pair_view v;
 	u32 i, done = 0;
-	void *rec;
 	long ret = 0;
 	int err;
 
@@ -227,9 +236,11 @@ long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg)
 		return -EINVAL;
 	if ((arg.flags & CKPT_TTY_RESTORE_FORCE) && !(arg.flags & CKPT_TTY_RESTORE_ONTO))
 		return -EINVAL;
-	items = kvmalloc_array(arg.count, sizeof(*items), GFP_KERNEL);
-	if (!items)
-		return -ENOMEM;
+	if (arg.count > 1) {
+		items = kvmalloc_array(arg.count, sizeof(*items), GFP_KERNEL);
+		if (!items)
+			return -ENOMEM;
+	}
 	if (copy_from_user(items, u64_to_user_ptr(arg.items), arg.count * sizeof(*items))) {
 		ret = -EFAULT;
 		goto out;
@@ -240,9 +251,8 @@ long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg)
 			goto out;
 		}
 	}
-	for (i = 0; i < arg.count && !ret; i++) {
-		err = fetch_record(&arg, &items[i], &rec, &v);
-		kvfree(rec);
+	for (i = 0; i < arg.count && arg.count > 1 && !ret; i++) {
+		err = fetch_record(&arg, &items[i], buf, &v);
 		if (err) {
 			items[i].error = err;
 			ret = err;
@@ -253,10 +263,9 @@ long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg)
 			ret = -EINTR;
 			break;
 		}
-		err = fetch_record(&arg, &items[i], &rec, &v);
+		err = fetch_record(&arg, &items[i], buf, &v);
 		if (!err)
 			err = ckpt_tty_restore_pair(items[i].fd, &v, arg.flags);
-		kvfree(rec);
 		items[i].error = err;
 		if (!err)
 			done++;
@@ -268,6 +277,7 @@ long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg)
 	    put_user(done, &uarg->done))
 		ret = -EFAULT;
 out:
-	kvfree(items);
+	if (items != &one)
+		kvfree(items);
 	return ret;
 }

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import struct
 import time
 
-from . import _uapi, abi, compat, pairrecord, reachable
+from . import _uapi, compat, pairrecord, reachable
 from .errors import ImageError, PyctlError, os_error
 from .image import TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
@@ -61,9 +62,18 @@ def _pair_from_kernel(pair: dict) -> Pair:
     return Pair(pair["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
 
 
+_constants_of: tuple[ModuleInfo | None, Constants | None] = (None, None)
+
+
 def _constants(info: ModuleInfo) -> Constants:
-    return Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
-                     info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
+    """The image constants of a module, made once per ModuleInfo (every checkpoint needs them)."""
+    global _constants_of
+    seen, c = _constants_of
+    if seen is not info:
+        c = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
+                      info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
+        _constants_of = (info, c)
+    return c
 
 
 def kernel_to_image(pairs: dict | list[dict], info: ModuleInfo, created: int | None = None) -> Image:
@@ -96,9 +106,13 @@ def _devpts_instance(fd: int) -> DevptsInstance | None:
 def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
     """Both ends of the pty pair that ``fd`` (either end) belongs to.
 
-    Non-destructive: the pair and everyone using it go on as before.
+    Non-destructive: the pair and everyone using it go on as before.  One
+    ioctl; the record becomes a Pair when the image's pairs are first used.
     """
-    return checkpoint_many([fd], device=device)
+    dev = shared(device)
+    info = dev.info()
+    rec = dev.checkpoint_record(fd)
+    return _deferred_image(info, [rec], _instances(info, [fd]))
 
 
 def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
@@ -110,26 +124,39 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
     (pyctl.image.Image.deferred).
     """
     fds = list(fds)
-    records, devs = [], []
+    records = []
     dev = shared(device)
     info = dev.info()
     for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
         chunk = fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]
         for fd, rec in zip(chunk, dev.checkpoint_records(chunk)):
-            header = abi.decode("ckpt_tty_record", rec)  # the header only: the ends wait for make_pairs
-            err = -header["error"]
+            err = -_RECORD_ERROR.unpack_from(rec, _RECORD_ERROR_OFFSET)[0]
             if err:
                 raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
             records.append(rec)
-            devs.append(header["devpts_dev"])
-    # The module names each pair's devpts instance (where it is mounted is
-    # looked up when the pairs are built); an older module leaves it 0, and
-    # the fd names it, now, while the fd is ours.
-    instances = None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
+    return _deferred_image(info, records, _instances(info, fds))
+
+
+_RECORD_FIELDS = {f[0]: f for f in _uapi.STRUCTS["ckpt_tty_record"][1]}
+_RECORD_ERROR, _RECORD_ERROR_OFFSET = struct.Struct("=i"), _RECORD_FIELDS["error"][1]
+_RECORD_DEVPTS, _RECORD_DEVPTS_OFFSET = struct.Struct("=I"), _RECORD_FIELDS["devpts_dev"][1]
+
+
+def _instances(info: ModuleInfo, fds: list[int]) -> list[DevptsInstance | None] | None:
+    """The devpts instance of each fd's pair, looked up now while the fds are
+    ours, for a module that does not name it in the record (before
+    DEVPTS_DEV); None when the records name it."""
+    return None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
+
+
+def _deferred_image(info: ModuleInfo, records: list, instances: list[DevptsInstance | None] | None) -> Image:
+    """An image of the module's records, built into Pairs on first use."""
 
     def make_pairs() -> list[Pair]:
         pairs = [pairrecord.pair_from_record(rec) for rec in records]
-        names = instances if instances is not None else [_devpts_named(d) for d in devs]
+        # the module names each pair's devpts instance; where it is mounted is looked up now
+        names = instances if instances is not None else [
+            _devpts_named(_RECORD_DEVPTS.unpack_from(rec, _RECORD_DEVPTS_OFFSET)[0]) for rec in records]
         for pair, where in zip(pairs, names):
             pair.devpts = where
         return pairs
@@ -151,10 +178,11 @@ def _restorable_pair(image: Image, pair: int) -> Pair:
     """Pair ``pair`` of ``image``; ImageError if there is none or this version cannot restore it."""
     if not 0 <= pair < len(image.pairs):
         raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
-    problems = compat.pair_problems(image, pair)
+    settled = reachable.settle(image.pairs[pair])
+    problems = reachable.pair_problems(settled, f"pair[{pair}]")  # compat.pair_problems(), settled once
     if problems:
         raise ImageError(problems[0])
-    return reachable.settle(image.pairs[pair])
+    return settled
 
 
 _OTHER_CLOSED = 1 << TTY_FLAGS.index("other_closed")

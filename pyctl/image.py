@@ -156,9 +156,9 @@ class Pair:
         return self.master.has(name) or self.slave.has(name)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Constants:
-    """Kernel constants the image was taken with (``struct ckpt_tty_info``)."""
+    """Kernel constants the image was taken with (``struct ckpt_tty_info``); images share them."""
 
     n_tty_buf_size: int
     nccs: int

@@ -6,7 +6,7 @@ pyctl.record) as bytes or dicts, with no image around them and no checks of
 pyctl's own.  pyctl.checkpoint() and pyctl.restore() are built on these.
 
     with Device() as dev:
-        pair = dev.checkpoint(fd)             # dict; dev.checkpoint_bytes(fd) for the record's bytes
+        pair = dev.checkpoint(fd)             # dict; dev.checkpoint_record(fd) for the record's bytes
         dev.restore(other_fd, pair)           # EINVAL, EBUSY, ... as an OSError (pyctl.errors.os_error)
         recs = dev.checkpoint_records(fds)    # many pairs in one call
         errs = dev.restore_records([(fd, rec), ...])
@@ -38,6 +38,9 @@ ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
 CHECKPOINT_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_checkpoint_arg"][0])
 _ARG_FIELDS = [f[0] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1]]
 _BUF_USED, _DONE = _ARG_FIELDS.index("buf_used"), _ARG_FIELDS.index("done")
+# buf_used alone, read where the kernel writes it (checkpoint_record())
+BUF_USED = struct.Struct("=Q")
+BUF_USED_OFFSET = next(f[1] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1] if f[0] == "buf_used")
 # RESTORE's structures, packed by position in restore_records(): the order is checked here.
 RESTORE_ITEM = struct.Struct(_uapi.STRUCTS["ckpt_tty_restore_item"][0])
 RESTORE_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_restore_arg"][0])
@@ -69,11 +72,25 @@ class Device:
         self.path = path
         self.fd = open_device(path)
         self._info: ModuleInfo | None = None
+        self._one_fd = array.array("i", [-1])  # checkpoint_record()'s fd, at a fixed address
         self._grow(16384)  # grows when a record needs more
+        # restore()'s item table and argument, at fixed addresses
+        self._rtable = bytearray(ITEM_SIZE)
+        self._rtable_holder = (ctypes.c_char * ITEM_SIZE).from_buffer(self._rtable)
+        self._rtable_address = ctypes.addressof(self._rtable_holder)
+        self._rarg = bytearray(RESTORE_ARG.size)
+        self._grow_restore(16384)
 
     def _grow(self, size: int) -> None:
-        self._buf = ctypes.create_string_buffer(size)
-        self._buf_address = ctypes.addressof(self._buf)
+        self._buf = bytearray(size)
+        self._buf_holder = (ctypes.c_char * size).from_buffer(self._buf)  # pins the bytearray's memory
+        self._buf_address = ctypes.addressof(self._buf_holder)
+        self._view = memoryview(self._buf)
+        # checkpoint_record()'s argument, packed once per buffer: the kernel
+        # reads fds, count, flags, buf, buf_size and the reserved fields,
+        # and writes only buf_used and done.
+        self._one_arg = bytearray(CHECKPOINT_ARG.pack(self._one_fd.buffer_info()[0], 1, 0, self._buf_address,
+                                                      size, 0, 0, 0, 0, 0))
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -141,21 +158,33 @@ class Device:
                 raise os_error(err, f"checkpoint: {EXPLAIN.get(err, os.strerror(err))}")
             if not done:
                 raise PyctlError("checkpoint: the module wrote no record and gave no error")
-            out += record.split(ctypes.string_at(self._buf_address, used), used)
+            out += record.split(bytes(self._view[:used]), used)
             start += done
         return out
 
-    def checkpoint_bytes(self, fd: int) -> bytes:
-        """The record of the pair ``fd`` belongs to, as the kernel wrote it."""
-        (rec,) = self.checkpoint_records([fd])
-        error = abi.decode("ckpt_tty_record", rec)["error"]
-        if error:
-            raise os_error(-error, f"checkpoint of fd {fd}: {EXPLAIN.get(-error, os.strerror(-error))}")
-        return bytes(rec)
+    def checkpoint_record(self, fd: int) -> bytes:
+        """The record of the pair ``fd`` belongs to: CHECKPOINT of one fd, and
+        nothing else (pyctl.checkpoint()'s path).  A refusal raises its OSError."""
+        self._one_fd[0] = fd
+        while True:
+            try:
+                fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_CHECKPOINT, self._one_arg, True)
+                break
+            except OSError as e:
+                err = e.errno
+            if err != errno.ENOSPC:
+                raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
+            if len(self._buf) >= _uapi.CKPT_TTY_RECORD_MAX:
+                raise PyctlError(f"checkpoint of fd {fd}: the module wants more than {len(self._buf)} bytes")
+            (need,) = BUF_USED.unpack_from(self._one_arg, BUF_USED_OFFSET)
+            self._grow(min(max(need, 2 * len(self._buf)), _uapi.CKPT_TTY_RECORD_MAX))
+            self._one_fd[0] = fd
+        (used,) = BUF_USED.unpack_from(self._one_arg, BUF_USED_OFFSET)
+        return bytes(self._view[:used])
 
     def checkpoint(self, fd: int) -> dict:
         """The record of the pair ``fd`` belongs to, as a dict (pyctl.record)."""
-        return record.decode(self.checkpoint_bytes(fd))
+        return record.decode(self.checkpoint_record(fd))
 
     # ---- restore ----
 
@@ -196,14 +225,36 @@ class Device:
             raise os_error(err, f"{what}{which}: {explain.get(err, os.strerror(err))}")
         return each
 
-    def restore(self, fd: int, pair: dict | bytes | bytearray, flags: int = 0, what: str = "restore",
+    def restore(self, fd: int, pair: dict | bytes | bytearray | memoryview, flags: int = 0, what: str = "restore",
                 errors: dict[int, str] | None = None) -> None:
-        """RESTORE (``flags``: CKPT_TTY_RESTORE_*) of one record into the pair ``fd`` belongs to."""
-        rec = pair if isinstance(pair, (bytes, bytearray)) else record.encode(pair)
-        (err,) = self.restore_records([(fd, rec)], flags, what, errors)
+        """RESTORE (``flags``: CKPT_TTY_RESTORE_*) of one record into the pair ``fd`` belongs to.
+
+        pyctl.restore()'s path: the record is copied into a buffer this
+        Device keeps, with an argument packed in place (restore_records()
+        builds both per call).
+        """
+        rec = pair if isinstance(pair, (bytes, bytearray, memoryview)) else record.encode(pair)
+        n = len(rec)
+        size = max(8, (n + 7) & ~7)  # the kernel reads records at 8-byte offsets
+        if size > len(self._rbuf):
+            self._grow_restore(size)
+        self._rbuf[:n] = rec
+        self._rbuf[n:size] = bytes(size - n)
+        RESTORE_ITEM.pack_into(self._rtable, 0, fd, 0, 0)
+        RESTORE_ARG.pack_into(self._rarg, 0, self._rtable_address, 1, flags, self._rbuf_address, size, 0, 0, 0, 0)
+        try:
+            fcntl.ioctl(self.fd, _uapi.CKPT_TTY_IOC_RESTORE, self._rarg, True)
+            err = -RESTORE_ITEM.unpack_from(self._rtable)[1]
+        except OSError as e:
+            err = e.errno
         if err:
             explain = {**EXPLAIN, **(errors or {})}
             raise os_error(err, f"{what}: {explain.get(err, os.strerror(err))}")
+
+    def _grow_restore(self, size: int) -> None:
+        self._rbuf = bytearray(size)
+        self._rbuf_holder = (ctypes.c_char * size).from_buffer(self._rbuf)  # pins the bytearray's memory
+        self._rbuf_address = ctypes.addressof(self._rbuf_holder)
 
 
 # ---- one device per thread, kept open ----

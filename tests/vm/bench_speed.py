@@ -131,7 +131,7 @@ def single_pair(rounds: int, calls: int) -> dict[str, float]:
         # the records become Pair objects on first use (Image.deferred): that cost, shown apart
         "pyctl.checkpoint + pairs built": lambda: pyctl.checkpoint(s).pairs,
         "pyctl.checkpoint + dumps": lambda: pyctl.checkpoint(s).dumps(),
-        "CHECKPOINT ioctl alone": lambda: dev.checkpoint_records([s]),
+        "CHECKPOINT ioctl alone": lambda: dev.checkpoint_record(s),
         "openpty + close": openpty_close,
         "pyctl.restore + close": restore_close,
     }

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -23,11 +24,20 @@ def tree_cgroup(tmp_path) -> Path:
 
 
 def remove_cgroup(cg: Path, timeout: float = 10) -> None:
-    """rmdir ``cg`` once the tree in it has gone."""
+    """rmdir ``cg`` once the tree in it has gone.
+
+    A task killed by criu leaves cgroup.procs before it has fully exited:
+    rmdir says EBUSY until cgroup.events reads "populated 0".
+    """
     deadline = time.monotonic() + timeout
-    while (cg / "cgroup.procs").read_text().split() and time.monotonic() < deadline:
+    while True:
+        try:
+            cg.rmdir()
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
         time.sleep(0.1)
-    cg.rmdir()
 
 
 def run(*argv, cwd=None, env=None) -> subprocess.CompletedProcess:

@@ -165,4 +165,4 @@ def test_a_taken_index_is_named_before_criu_starts(module_loaded, tmp_path):
         for pair in held:
             for fd in pair:
                 os.close(fd)
-        cg.rmdir()
+        remove_cgroup(cg)

@@ -10,6 +10,7 @@ into it afterwards.
 import array
 import copy
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import os
@@ -231,7 +232,7 @@ def test_bad_checkpoint_arguments(pairs, dev, arg):
 
 def test_a_checkpoint_buffer_too_small_says_what_it_needs(pairs, dev):
     m, _ = pairs.new()
-    need = len(dev.checkpoint_bytes(m))
+    need = len(dev.checkpoint_record(m))
     fds = array.array("i", [m])
     buf = bytearray(need - 8)
     holder = (ctypes.c_char * len(buf)).from_buffer(buf)
@@ -372,7 +373,7 @@ def test_unprivileged_caller_cannot_checkpoint(pairs):
 def test_python_refuses_a_foreign_image_before_the_kernel(pairs):
     m, _ = pairs.new()
     image = pyctl.checkpoint(m)
-    image.constants.n_tty_buf_size = 8192
+    image.constants = dataclasses.replace(image.constants, n_tty_buf_size=8192)
     with pytest.raises(pyctl.ImageError, match="n_tty_buf_size: image has 8192"):
         pyctl.restore(image)
 

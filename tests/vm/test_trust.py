@@ -32,7 +32,7 @@ def test_a_secret_read_in_raw_mode_is_not_in_the_checkpoint(pairs, dev):
     os.write(m, b"still unread")
     settle()
     for fd in (m, s):
-        data = dev.checkpoint_bytes(fd)
+        data = dev.checkpoint_record(fd)
         assert b"hunter2" not in data and b"horse" not in data
         assert b"still unread" in data  # what is still to be read is saved
     assert reads(s) == [b"still unread"]
@@ -46,7 +46,7 @@ def test_a_typed_and_echoed_line_is_not_in_the_checkpoint_once_read(pairs, dev):
     settle()
     assert os.read(s, 100) == b"s3cret-passphrase\n"
     assert b"s3cret" in b"".join(reads(m))
-    data = dev.checkpoint_bytes(m)
+    data = dev.checkpoint_record(m)
     assert b"s3cret" not in data and b"passphrase" not in data
 
 
