@@ -111,8 +111,8 @@ def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
     """
     dev = shared(device)
     info = dev.info()
-    rec = dev.checkpoint_record(fd)
-    return _deferred_image(info, [rec], _instances(info, [fd]))
+    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), _pairs_of,
+                          [dev.checkpoint_record(fd)], _instances(info, (fd,)))
 
 
 def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
@@ -134,7 +134,8 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
             if err:
                 raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
             records.append(rec)
-    return _deferred_image(info, records, _instances(info, fds))
+    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), _pairs_of, records,
+                          _instances(info, fds))
 
 
 _RECORD_FIELDS = {f[0]: f for f in _uapi.STRUCTS["ckpt_tty_record"][1]}
@@ -142,26 +143,22 @@ _RECORD_ERROR, _RECORD_ERROR_OFFSET = struct.Struct("=i"), _RECORD_FIELDS["error
 _RECORD_DEVPTS, _RECORD_DEVPTS_OFFSET = struct.Struct("=I"), _RECORD_FIELDS["devpts_dev"][1]
 
 
-def _instances(info: ModuleInfo, fds: list[int]) -> list[DevptsInstance | None] | None:
+def _instances(info: ModuleInfo, fds) -> list[DevptsInstance | None] | None:
     """The devpts instance of each fd's pair, looked up now while the fds are
     ours, for a module that does not name it in the record (before
     DEVPTS_DEV); None when the records name it."""
     return None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
 
 
-def _deferred_image(info: ModuleInfo, records: list, instances: list[DevptsInstance | None] | None) -> Image:
-    """An image of the module's records, built into Pairs on first use."""
-
-    def make_pairs() -> list[Pair]:
-        pairs = [pairrecord.pair_from_record(rec) for rec in records]
-        # the module names each pair's devpts instance; where it is mounted is looked up now
-        names = instances if instances is not None else [
-            _devpts_named(_RECORD_DEVPTS.unpack_from(rec, _RECORD_DEVPTS_OFFSET)[0]) for rec in records]
-        for pair, where in zip(pairs, names):
-            pair.devpts = where
-        return pairs
-
-    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), make_pairs)
+def _pairs_of(records: list, instances: list[DevptsInstance | None] | None) -> list[Pair]:
+    """The Pairs of the module's records (a checkpoint's image builds them on first use)."""
+    pairs = [pairrecord.pair_from_record(rec) for rec in records]
+    # the module names each pair's devpts instance; where it is mounted is looked up now
+    names = instances if instances is not None else [
+        _devpts_named(_RECORD_DEVPTS.unpack_from(rec, _RECORD_DEVPTS_OFFSET)[0]) for rec in records]
+    for pair, where in zip(pairs, names):
+        pair.devpts = where
+    return pairs
 
 
 def check_compatible(image: Image, info: ModuleInfo, pair: int | None = None) -> None:

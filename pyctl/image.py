@@ -52,6 +52,8 @@ SECTION_FLAGS = {DEVPTS: SKIPPABLE}
 # TTY.flags and NTTY.ntty_flags bit names, lowest bit first
 TTY_FLAGS = ("exclusive", "pty_lock", "other_closed", "hupped", "stopped", "tco_stopped", "packet")
 NTTY_FLAGS = ("lnext", "erasing", "push", "icanon", "raw", "real_raw", "no_room")
+_TTY_BIT = {name: 1 << i for i, name in enumerate(TTY_FLAGS)}  # has() and ntty() run on every restore
+_NTTY_BIT = {name: 1 << i for i, name in enumerate(NTTY_FLAGS)}
 
 U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
@@ -122,11 +124,11 @@ class End:
 
     def has(self, name: str) -> bool:
         """Whether TTY flag ``name`` (see TTY_FLAGS) is set."""
-        return bool(self.flags >> TTY_FLAGS.index(name) & 1)
+        return bool(self.flags & _TTY_BIT[name])
 
     def ntty(self, name: str) -> bool:
         """Whether N_TTY flag ``name`` (see NTTY_FLAGS) is set."""
-        return bool(self.ntty_flags >> NTTY_FLAGS.index(name) & 1)
+        return bool(self.ntty_flags & _NTTY_BIT[name])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +182,8 @@ class Image:
 
     @classmethod
     def deferred(cls, release: str, created: int, constants: Constants,
-                 make_pairs: Callable[[], list[Pair]]) -> "Image":
-        """An image whose pairs are built by ``make_pairs`` when ``pairs`` is first used.
+                 make_pairs: Callable[..., list[Pair]], *args) -> "Image":
+        """An image whose pairs are ``make_pairs(*args)``, called when ``pairs`` is first used.
 
         A checkpoint holds the module's records as they came; one that is
         only kept, or handed to a restore of the same kernel, need not turn
@@ -190,7 +192,7 @@ class Image:
         """
         image = cls.__new__(cls)
         image.release, image.created, image.constants, image.extra = release, created, constants, ()
-        image._make_pairs = make_pairs
+        image._make_pairs = make_pairs, args
         return image
 
     def __getattr__(self, name: str):
@@ -198,7 +200,7 @@ class Image:
         make = self.__dict__.pop("_make_pairs", None) if name == "pairs" else None
         if make is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        self.pairs = make()
+        self.pairs = make[0](*make[1])
         return self.pairs
 
     def dumps(self) -> bytes:
@@ -503,15 +505,15 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
             _fail(f"{where}.{name}.{field}", "out of range")
     if e.termios.line != 0:
         _fail(f"{where}.termios.line", f"line discipline {e.termios.line}; only N_TTY (0)")
-    if e.flags >= 1 << len(TTY_FLAGS):
+    if not 0 <= e.flags < 1 << len(TTY_FLAGS):
         _fail(f"{where}.flags", f"unknown bits {e.flags:#x}")
     if not master and (e.has("pty_lock") or e.has("packet")):
         _fail(f"{where}.flags", "pty_lock or packet on a slave")
     if e.has("tco_stopped") and not e.has("stopped"):
         _fail(f"{where}.flags", "tco_stopped without stopped")
-    if e.pktstatus > 0x7F:
+    if not 0 <= e.pktstatus <= 0x7F:
         _fail(f"{where}.pktstatus", f"unknown TIOCPKT bits {e.pktstatus:#x}")
-    if e.ntty_flags >= 1 << len(NTTY_FLAGS):
+    if not 0 <= e.ntty_flags < 1 << len(NTTY_FLAGS):
         _fail(f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
     # A hung-up end has no line discipline, so no icanon bit to agree (pyctl.reachable).
     if e.ntty("icanon") != bool(e.termios.lflag & 0o2) and not e.has("hupped"):

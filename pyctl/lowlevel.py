@@ -38,6 +38,8 @@ ITEM_SIZE = abi.sizeof("ckpt_tty_restore_item")
 CHECKPOINT_ARG = struct.Struct(_uapi.STRUCTS["ckpt_tty_checkpoint_arg"][0])
 _ARG_FIELDS = [f[0] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1]]
 _BUF_USED, _DONE = _ARG_FIELDS.index("buf_used"), _ARG_FIELDS.index("done")
+# A batch's buffer grows to this when records fill it (a record alone may need more)
+BATCH_BUF_MAX = 1 << 20
 # buf_used alone, read where the kernel writes it (checkpoint_record())
 BUF_USED = struct.Struct("=Q")
 BUF_USED_OFFSET = next(f[1] for f in _uapi.STRUCTS["ckpt_tty_checkpoint_arg"][1] if f[0] == "buf_used")
@@ -160,6 +162,8 @@ class Device:
                 raise PyctlError("checkpoint: the module wrote no record and gave no error")
             out += record.split(bytes(self._view[:used]), used)
             start += done
+            if start < len(fds) and len(self._buf) < BATCH_BUF_MAX:  # full: fewer, larger calls for the rest
+                self._grow(2 * len(self._buf))
         return out
 
     def checkpoint_record(self, fd: int) -> bytes:

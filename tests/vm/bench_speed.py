@@ -236,7 +236,7 @@ def flood(seconds: float, checkpoints_per_second: float) -> float:
         with Device() as dev:
             next_at = time.monotonic()
             while not stop.is_set():
-                dev.checkpoint_records([m])
+                dev.checkpoint_record(m)
                 next_at += period
                 time.sleep(max(0.0, next_at - time.monotonic()))
 
