@@ -25,6 +25,7 @@ from typing import BinaryIO, Callable
 
 from ._uapi import CKPT_TTY_FLIP_RESTORE_MAX as FLIP_RESTORE_MAX  # pending flip bytes per end, at most
 from .errors import ImageError
+from .termflags import EXTPROC, ICANON
 
 __all__ = [
     "Constants", "DevptsInstance", "End", "Extra", "Image", "ImageError", "Pair", "Termios", "Winsize",
@@ -472,7 +473,6 @@ def load(file: BinaryIO) -> Image:
 
 # ---- validation ----
 
-ICANON, EXTPROC = 0o2, 0o200000  # include/uapi/asm-generic/termbits.h
 
 
 def canonical(e: End) -> bool:

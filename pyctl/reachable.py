@@ -13,25 +13,11 @@ import dataclasses
 
 from . import _uapi
 from .image import End, Pair, Termios
-from . import termbits
+from .termflags import ADDRB, CREAD, CS8, CSIZE, EXTPROC, ICANON, PARENB
 
 __all__ = ["pair_problems", "settle"]
 
 INDEX_MAX = _uapi.CKPT_TTY_INDEX_MAX
-
-
-def _flag(table: list, name: str) -> tuple[int, int]:
-    """(mask of its field, value) of a termios flag named in pyctl.termbits."""
-    for mask, values in table:
-        for value, n in values.items():
-            if n == name:
-                return mask, value
-    raise KeyError(name)
-
-
-CSIZE, CS8 = _flag(termbits.CFLAG, "CS8")
-CREAD, PARENB, ADDRB = (_flag(termbits.CFLAG, n)[1] for n in ("CREAD", "PARENB", "ADDRB"))
-ICANON, EXTPROC = (_flag(termbits.LFLAG, n)[1] for n in ("ICANON", "EXTPROC"))
 
 
 def _echo_op_size(echo: bytes, i: int) -> int:

@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 import pyctl
 from pyctl import image as img
 from pyctl.image import FLIP_RESTORE_MAX, Constants, End, Image, ImageError, Pair, Termios, Winsize
+from pyctl.termflags import EXTPROC, ICANON
 
 # ---- images/FORMAT.md, restated ----
 
@@ -48,7 +49,6 @@ SOURCE, CONSTANTS, PAIR = 1, 2, 3
 PTY, END, DEVPTS = 16, 17, 18
 TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP = range(32, 40)
 KNOWN = (SOURCE, CONSTANTS, PAIR, PTY, END, DEVPTS, TERMIOS, TERMIOS_LOCKED, WINSIZE, TTY, NTTY, INPUT, ECHO, FLIP)
-ICANON, EXTPROC = 0o2, 0o200000
 TTY_PTY_LOCK, TTY_STOPPED, TTY_TCO_STOPPED, TTY_PACKET = 1 << 1, 1 << 4, 1 << 5, 1 << 6
 NTTY_ICANON = 1 << 3
 

@@ -38,11 +38,11 @@ import threading
 import time
 
 from pyctl import _uapi, abi, record
+from pyctl.termflags import EXTPROC  # not in Python's termios
 from pyctl.lowlevel import Device
 from pyctl.pty import open_pty
 
 RING = _uapi.CKPT_TTY_RING_SIZE
-EXTPROC = 0o200000  # include/uapi/asm-generic/termbits.h; Python's termios lacks it
 U64 = (1 << 64) - 1
 WATCHDOG_SECONDS = 30
 

@@ -26,12 +26,12 @@ import termios
 from pathlib import Path
 
 import pyctl
+from pyctl.termflags import BOTHER, CIBAUD, EXTPROC, IUTF8  # not in Python's termios
 
 from .ttyutil import (TIOCEXCL, TIOCPKT, Pairs, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
 
 TIOCSLCKTRMIOS, TIOCGLCKTRMIOS = 0x5457, 0x5456  # include/uapi/asm-generic/ioctls.h
-IUTF8, EXTPROC, BOTHER, CIBAUD = 0o40000, 0o200000, 0o10000, 0o2003600000  # termbits.h; not in Python's termios
 GOLDEN = Path(__file__).resolve().parents[2] / "images" / "golden"
 
 

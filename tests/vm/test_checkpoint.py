@@ -17,7 +17,7 @@ import time
 import pytest
 
 import pyctl
-from pyctl import reachable
+from pyctl.termflags import BOTHER, CBAUD, CIBAUD, CMSPAR, EXTPROC, IBSHIFT, IUTF8  # not in Python's termios
 
 from .ttyutil import (TIOCEXCL, TIOCINQ, TIOCPKT, get_int, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
@@ -204,7 +204,7 @@ def test_extproc_overflow_keeps_the_byte_n_tty_took_back(pairs):
     found this state refused: seed 1795954506, case 340)."""
     a = pairs.new()
     attrs = termios.tcgetattr(a[1])
-    attrs[3] = (attrs[3] | termios.ICANON | reachable.EXTPROC) & ~termios.ECHO  # not in Python's termios
+    attrs[3] = (attrs[3] | termios.ICANON | EXTPROC) & ~termios.ECHO  # not in Python's termios
     termios.tcsetattr(a[1], termios.TCSANOW, attrs)
     data = bytes((i * 13 + i // 256) % 256 for i in range(5000))
     os.write(a[0], data)
@@ -257,16 +257,15 @@ def test_the_most_a_raw_writer_leaves_pending(pairs, writer):
 def test_every_control_character_high_flags_and_speeds(pairs):
     a = pairs.new()
     cc = bytes(range(1, 20))
-    extproc, cmspar = 0o200000, 0o10000000000  # and IUTF8 (0o40000) below: not in Python's termios
     iflag, oflag, cflag, lflag, *_ = get_termios2(a[1])
-    bother = 0o010000  # BOTHER in CBAUD, and in CIBAUD (<< 16) for a separate input speed
-    cflag = (cflag & ~0o010017 & ~(0o010017 << 16)) | bother | bother << 16 | cmspar
-    set_termios2(a[1], iflag | 0o40000, oflag, cflag, lflag | extproc, 0, cc, 123457, 98765)
+    # BOTHER in CBAUD, and in CIBAUD (<< IBSHIFT) for a separate input speed
+    cflag = (cflag & ~CBAUD & ~CIBAUD) | BOTHER | BOTHER << IBSHIFT | CMSPAR
+    set_termios2(a[1], iflag | IUTF8, oflag, cflag, lflag | EXTPROC, 0, cc, 123457, 98765)
     b = pairs.twin(a[0])
     assert get_termios2(b[1]) == get_termios2(a[1])
     t = get_termios2(b[1])
     assert t[5] == cc, (t[5], cc)
-    assert t[6:] == (123457, 98765) and t[3] & extproc and t[2] & cmspar
+    assert t[6:] == (123457, 98765) and t[3] & EXTPROC and t[2] & CMSPAR
     same(a, b, state)
 
 

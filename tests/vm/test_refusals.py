@@ -22,6 +22,7 @@ import pytest
 
 import pyctl
 from pyctl import _uapi, abi, record
+from pyctl.termflags import EXTPROC
 
 from .conftest import run_python
 from .ttyutil import observable, reads, settle
@@ -74,7 +75,7 @@ def echo_mark_behind_tail(pair):
 
 def canon_head_far_in_extproc(pair):
     e = pair["slave"]
-    e["termios"]["c_lflag"] |= 0o200000  # EXTPROC
+    e["termios"]["c_lflag"] |= EXTPROC
     e["commit_head"] = e["read_head"]
     e["canon_head"] = e["read_tail"] + (1 << 40)
 
