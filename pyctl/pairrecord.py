@@ -106,10 +106,10 @@ def _termios_values(t: Termios) -> tuple:
 def _end_to_record(e: End) -> bytes:
     n, tail, echo_tail = len(e.input), e.read_tail, e.echo_tail
     flagged = e.flip_flags is not None
-    parts = [e.input, _line_end_bits(e.line_ends, n), e.echo, e.flip]
-    if flagged:
-        parts.append(e.flip_flags)
-    data = b"".join(p + _PAD[len(p) & 7] for p in parts)
+    bits = _line_end_bits(e.line_ends, n)
+    # one join, each part followed by its padding (no part is copied on its own)
+    data = b"".join((e.input, _PAD[n & 7], bits, _PAD[len(bits) & 7], e.echo, _PAD[len(e.echo) & 7],
+                     e.flip, _PAD[len(e.flip) & 7], *((e.flip_flags, _PAD[len(e.flip_flags) & 7]) if flagged else ())))
     w = e.winsize
     header = _END.pack(
         *_termios_values(e.termios), *_termios_values(e.termios_locked),
