@@ -72,16 +72,23 @@ with open(result, "w") as f:
 '''
 
 
-def _start_tree(tmp_path, cg: Path) -> tuple[subprocess.Popen, Path]:
+def _start_tree(tmp_path, cg: Path, pid_namespace: bool = False) -> tuple[subprocess.Popen, Path]:
+    """The emulator, in cgroup ``cg``; with ``pid_namespace`` as the init of a pid namespace of its
+    own (unshare --pid --fork, then setsid: criu wants the init to lead its session)."""
     script, result = tmp_path / "emulator.py", tmp_path / "result.json"
     script.write_text(EMULATOR)
-    log = open(tmp_path / "emulator.log", "w")
-    proc = subprocess.Popen([sys.executable, str(script), str(result)], stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=log, start_new_session=True,
+    log_path = tmp_path / "emulator.log"
+    # unshare writes to its stderr when its child dies in the dump, and criu refuses at restore an
+    # open file whose size changed: then nothing keeps the output.  Its cwd: criu's parasite makes
+    # a directory there to mount the namespace's /proc (the checkout is read-only in the guest).
+    log = subprocess.DEVNULL if pid_namespace else open(log_path, "w")
+    prefix = ["unshare", "--pid", "--fork", "setsid"] if pid_namespace else []
+    proc = subprocess.Popen([*prefix, sys.executable, str(script), str(result)], stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log, start_new_session=True, cwd=tmp_path if pid_namespace else None,
                             preexec_fn=lambda: (cg / "cgroup.procs").write_text("0"))
     deadline = time.monotonic() + 60
     while not Path(str(result) + ".ready").exists():
-        assert proc.poll() is None, (tmp_path / "emulator.log").read_text()
+        assert proc.poll() is None, log_path.read_text() if log_path.exists() else "the emulator exited"
         assert time.monotonic() < deadline, "the emulator did not get ready"
         time.sleep(0.1)
     time.sleep(0.5)
@@ -125,6 +132,40 @@ def test_pyctl_criu_keeps_every_terminal_of_the_tree(module_loaded, tmp_path):
         assert got["before"][k] == f"unread output {k}\r\nprompt> hello wor"
         assert got["after"][k] == "ld\r\ngot: 'hello world\\n'\r\n"
     assert got["winsizes"] == [[24, 80], [50, 80]]
+
+
+def test_pyctl_criu_keeps_the_terminals_of_a_tree_in_its_own_pid_namespace(module_loaded, tmp_path):
+    """The tree's root is the init of a pid namespace, as in a container: criu dumps the
+    namespace and restores it anew (other outer pids); pyctl names the tasks by their pids
+    inside it (NSpid), so its hook finds the restored terminals there."""
+    cg = tree_cgroup(tmp_path)
+    images = tmp_path / "images"
+    images.mkdir()
+    proc, result = _start_tree(tmp_path, cg, pid_namespace=True)
+    init = int(Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0])
+    Path("/sys/fs/cgroup/cgroup.procs").write_text(str(proc.pid))  # unshare is not part of the tree
+    assert _nspid(init)[-1] == 1
+    run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(init), "-D", str(images), cwd=os.getcwd())
+    proc.wait()  # unshare ends when its child, the namespace's init, is killed by the dump
+    pidfile = tmp_path / "restored.pid"
+    run(sys.executable, "-m", "pyctl", "criu", "restore", "-D", str(images), "--", "--restore-detached",
+        "--pidfile", str(pidfile), cwd=os.getcwd())
+    try:
+        restored = int(pidfile.read_text())
+        assert _nspid(restored)[-1] == 1  # the init of a new pid namespace again
+        got = _finish(restored, result)
+    finally:
+        remove_cgroup(cg)
+    for k in range(2):
+        assert got["before"][k] == f"unread output {k}\r\nprompt> hello wor"
+        assert got["after"][k] == "ld\r\ngot: 'hello world\\n'\r\n"
+    assert got["winsizes"] == [[24, 80], [50, 80]]
+
+
+def _nspid(pid: int) -> list[int]:
+    """A task's pids, outermost first (/proc/PID/status NSpid)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return [int(n) for n in status.split("NSpid:", 1)[1].split("\n", 1)[0].split()]
 
 
 def test_criu_alone_loses_the_typed_half_lines(module_loaded, tmp_path):
