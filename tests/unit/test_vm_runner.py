@@ -2,13 +2,15 @@
 """The VM entry point itself: splat detection, timeouts and crashes end runs."""
 
 import os
+import io
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from tests.kernels import ROOT
-from tests.vm.__main__ import BOOT_SERVICES, find_splats, without_boot_services
+from tests.vm.__main__ import BOOT_SERVICES, _relay, find_splats, without_boot_services
 
 
 def test_find_splats():
@@ -31,6 +33,34 @@ def test_find_splats():
 def vm(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "tests.vm", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def test_the_relay_drains_the_guest_after_a_reader_goes():
+    """`python -m tests.vm ... | head` closes our stdout early: the guest's output is still
+    drained (a guest blocked on a full pipe stalled until the timeout) and the console kept."""
+    r, w = os.pipe()
+
+    class Gone:
+        def write(self, chunk):
+            raise BrokenPipeError
+
+        def flush(self):
+            pass
+
+    def guest():
+        for _ in range(200):  # far more than a pipe holds
+            os.write(w, b"x" * 4096)
+        os.close(w)
+
+    console = io.BytesIO()
+    threads = [threading.Thread(target=_relay, args=(os.fdopen(r, "rb"), [Gone(), console]), daemon=True),
+               threading.Thread(target=guest, daemon=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads), "the guest's writes blocked: nobody drains the pipe"
+    assert len(console.getvalue()) == 200 * 4096
 
 
 def test_timeout_ends_the_vm(kernel):

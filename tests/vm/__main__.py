@@ -215,10 +215,18 @@ CONSOLE_TAIL_LINES = 120
 
 
 def _relay(pipe, outs) -> None:
+    """Copy pipe to outs until it ends.  An out that stops taking (a reader
+    such as `head` that has gone) is dropped, and the pipe is still drained:
+    a guest blocked on a full pipe would otherwise run on, stalled, until
+    the timeout."""
+    outs = list(outs)
     for chunk in iter(lambda: pipe.read1(65536), b""):
-        for out in outs:
-            out.write(chunk)
-            out.flush()
+        for out in list(outs):
+            try:
+                out.write(chunk)
+                out.flush()
+            except (BrokenPipeError, ValueError):
+                outs.remove(out)
 
 
 def _print_tail(path: Path, lines: int) -> None:
