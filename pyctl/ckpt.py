@@ -175,11 +175,10 @@ def _restorable_pair(image: Image, pair: int) -> Pair:
     """Pair ``pair`` of ``image``; ImageError if there is none or this version cannot restore it."""
     if not 0 <= pair < len(image.pairs):
         raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
-    settled = reachable.settle(image.pairs[pair])
-    problems = reachable.pair_problems(settled, f"pair[{pair}]")  # compat.pair_problems(), settled once
+    problems = compat.pair_problems(image, pair)
     if problems:
         raise ImageError(problems[0])
-    return settled
+    return reachable.settle(image.pairs[pair])
 
 
 _OTHER_CLOSED = 1 << TTY_FLAGS.index("other_closed")

@@ -474,7 +474,6 @@ def load(file: BinaryIO) -> Image:
 # ---- validation ----
 
 
-
 def canonical(e: End) -> bool:
     """N_TTY reads by lines (ICANON without EXTPROC): canon_head is live."""
     return bool(e.termios.lflag & ICANON) and not e.termios.lflag & EXTPROC
@@ -516,7 +515,7 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
     if not 0 <= e.ntty_flags < 1 << len(NTTY_FLAGS):
         _fail(f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
     # A hung-up end has no line discipline, so no icanon bit to agree (pyctl.reachable).
-    if e.ntty("icanon") != bool(e.termios.lflag & 0o2) and not e.has("hupped"):
+    if e.ntty("icanon") != bool(e.termios.lflag & ICANON) and not e.has("hupped"):
         _fail(f"{where}.ntty_flags", "icanon disagrees with termios ICANON")
     n = len(e.input)
     if n > size:

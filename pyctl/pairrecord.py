@@ -108,8 +108,9 @@ def _end_to_record(e: End) -> bytes:
     flagged = e.flip_flags is not None
     bits = _line_end_bits(e.line_ends, n)
     # one join, each part followed by its padding (no part is copied on its own)
+    flags = (e.flip_flags, _PAD[len(e.flip_flags) & 7]) if flagged else ()
     data = b"".join((e.input, _PAD[n & 7], bits, _PAD[len(bits) & 7], e.echo, _PAD[len(e.echo) & 7],
-                     e.flip, _PAD[len(e.flip) & 7], *((e.flip_flags, _PAD[len(e.flip_flags) & 7]) if flagged else ())))
+                     e.flip, _PAD[len(e.flip) & 7], *flags))
     w = e.winsize
     header = _END.pack(
         *_termios_values(e.termios), *_termios_values(e.termios_locked),

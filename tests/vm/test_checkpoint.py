@@ -19,7 +19,7 @@ import pytest
 import pyctl
 from pyctl.termflags import BOTHER, CBAUD, CIBAUD, CMSPAR, EXTPROC, IBSHIFT, IUTF8  # not in Python's termios
 
-from .ttyutil import (TIOCEXCL, TIOCINQ, TIOCPKT, get_int, get_termios2, observable, raw_mode, reads, set_termios2,
+from .ttyutil import (TIOCEXCL, TIOCINQ, TIOCPKT, flood, get_int, get_termios2, observable, raw_mode, reads, set_termios2,
                       set_winsize, settle)
 
 
@@ -159,31 +159,11 @@ def test_program_output_not_yet_read_by_the_terminal(pairs):
     same(a, b, master_reads, state)
 
 
-def _flood(fd: int, data: bytes, piece: int) -> int:
-    """Write ``piece`` bytes at a time without blocking until the pty takes no more, even after
-    its flush worker has run; how much it took."""
-    os.set_blocking(fd, False)
-    sent = 0
-    try:
-        while True:
-            before = sent
-            try:
-                while sent < len(data):
-                    sent += os.write(fd, data[sent:sent + piece])
-            except BlockingIOError:
-                pass
-            settle()
-            if sent == before:
-                return sent
-    finally:
-        os.set_blocking(fd, True)
-
-
 def test_full_buffer_and_pending_flip_data_in_order(pairs):
     a = pairs.new()
     raw_mode(a[1])
     data = bytes(range(256)) * 28  # 7168 bytes: 4095 fill the ring, the rest waits in flip buffers
-    sent = _flood(a[0], data, len(data))
+    sent = flood(a[0], data, len(data))
     image = pyctl.checkpoint(a[0])
     e = image.pairs[0].slave
     assert len(e.input) == 4095 and len(e.flip) == sent - 4095 > 0, (len(e.input), len(e.flip), sent)
@@ -243,7 +223,7 @@ def test_the_most_a_raw_writer_leaves_pending(pairs, writer):
     termios.tcsetattr(s, termios.TCSANOW, attrs)
     src, dst = (m, s) if writer == "master" else (s, m)
     data = bytes((i * 7 + i // 251) % 256 for i in range(1 << 16))
-    sent = _flood(src, data, 256)
+    sent = flood(src, data, 256)
     image = pyctl.checkpoint(m)
     e = image.pairs[0].slave if writer == "master" else image.pairs[0].master
     assert len(e.input) + len(e.flip) == sent, (len(e.input), len(e.flip), sent)

@@ -13,30 +13,16 @@ import threading
 from pyctl import record
 from pyctl.lowlevel import Device
 
-from .ttyutil import raw_mode, settle
-
-
-def _fill(fd: int) -> int:
-    """Write to fd until the pty takes no more; how much it took."""
-    os.set_blocking(fd, False)
-    written = 0
-    try:
-        while True:
-            written += os.write(fd, bytes(range(256)) * 16)
-    except BlockingIOError:
-        pass
-    finally:
-        os.set_blocking(fd, True)
-    return written
+from .ttyutil import flood, raw_mode, settle
 
 
 def test_a_record_does_not_depend_on_what_the_buffers_held_before(pairs, dev):
     big_m, big_s = pairs.new()
     raw_mode(big_s)
     raw_mode(big_m)
-    _fill(big_m)  # the slave's ring and flip buffers full
-    _fill(big_s)  # and the master's
-    settle()
+    chunk = bytes(range(256)) * 16
+    flood(big_m, chunk * 16, len(chunk))  # the slave's ring and flip buffers full
+    flood(big_s, chunk * 16, len(chunk))  # and the master's
     small_m, small_s = pairs.new()
     os.write(small_m, b"half a line")
     settle()

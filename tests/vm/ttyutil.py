@@ -52,6 +52,26 @@ def settle() -> None:
     time.sleep(0.05)
 
 
+def flood(fd: int, data: bytes, piece: int) -> int:
+    """Write ``piece`` bytes at a time without blocking until the pty takes no more, even after
+    its flush worker has run; how much it took."""
+    os.set_blocking(fd, False)
+    sent = 0
+    try:
+        while True:
+            before = sent
+            try:
+                while sent < len(data):
+                    sent += os.write(fd, data[sent:sent + piece])
+            except BlockingIOError:
+                pass
+            settle()
+            if sent == before:
+                return sent
+    finally:
+        os.set_blocking(fd, True)
+
+
 def reads(fd: int, size: int = 65536) -> list[bytes]:
     """Every read() that returns data right now, in order: line boundaries show."""
     settle()
