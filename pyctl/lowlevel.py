@@ -72,6 +72,7 @@ class Device:
 
     def __init__(self, path: str = DEVICE_PATH) -> None:
         self.path = path
+        self.fd = -1  # what close() (and __del__) find if the open below fails
         self.fd = open_device(path)
         self._info: ModuleInfo | None = None
         self._one_fd = array.array("i", [-1])  # checkpoint_record()'s fd, at a fixed address

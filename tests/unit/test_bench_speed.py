@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0
 """The speed benchmark's report (tests/vm/bench_speed.py); the figures come from the VM."""
 
+import os
 import xml.etree.ElementTree as ET
+
+import pytest
 
 from tests.vm import bench_speed
 
@@ -55,3 +58,16 @@ def test_frozen_histograms_parse_and_p99_is_the_bucket_bound():
     assert bench_speed.p99_bound(hists["checkpoint"]) == 16
     assert bench_speed.p99_bound(hists["restore (install)"]) == 16
     assert bench_speed.p99_bound([]) is None
+
+
+def test_the_flood_runs_writer_and_reader_apart_and_reaps_them():
+    # without checkpoints no module is needed: the host's own ptys carry the flood
+    rate, made = bench_speed.flood(0.3, 0)
+    assert rate > 0 and made == 0
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
+
+
+def test_the_flood_refuses_an_unknown_call():
+    with pytest.raises(ValueError, match="checkpoint or tcgetattr"):
+        bench_speed.flood(0.1, 100, "ioctl")

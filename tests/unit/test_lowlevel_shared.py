@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """pyctl.lowlevel.shared(): one open device per thread, closed with the thread or by release_shared()."""
 
+import gc
 import os
+import sys
 import threading
+
+import pytest
 
 from pyctl import lowlevel
 
@@ -35,3 +39,18 @@ def test_one_device_per_thread_closed_when_the_thread_ends(monkeypatch, tmp_path
     again = lowlevel.shared(str(node))
     assert again is not main and again.fd >= 0
     lowlevel.release_shared()
+
+
+def test_a_device_that_did_not_open_raises_its_error_and_nothing_else(tmp_path):
+    # __del__ ran close() on an object whose __init__ failed: an AttributeError
+    # was printed under the real error ("Exception ignored in Device.__del__")
+    seen = []
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = seen.append
+    try:
+        with pytest.raises(FileNotFoundError, match="load the module first"):
+            lowlevel.Device(str(tmp_path / "no-such-device"))
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    assert not seen
