@@ -255,6 +255,26 @@ def cmd_criu(args: argparse.Namespace) -> int:
     return criu.restore(args.images_dir, args.criu_args)
 
 
+RUNC_EXAMPLES = """examples:
+  python -m pyctl runc checkpoint --image-path /srv/ct1 ct1 -- --work-path /srv/ct1-work
+  python -m pyctl runc restore --image-path /srv/ct1 --console-socket /run/ct1.sock ct1
+Only the container's console (\"terminal\": true): pyctl pauses the container,
+saves the console, then runc checkpoints it; at restore pyctl takes the new
+console from runc, puts the saved state back, then passes it to your socket.
+"""
+
+
+def cmd_runc(args: argparse.Namespace) -> int:
+    import shlex
+
+    from . import runc
+
+    command = shlex.split(args.runc)
+    if args.runc_command == "checkpoint":
+        return runc.checkpoint(args.container, args.image_path, args.runc_args, runc=command)
+    return runc.restore(args.container, args.image_path, args.console_socket, args.runc_args, runc=command)
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from .ckpt import restore
     from .proc import run_on_terminal, send_fds
@@ -412,6 +432,20 @@ def build_parser() -> argparse.ArgumentParser:
     h = criu_sub.add_parser("hook", help="criu's action script (criu runs it; not for people)")
     h.set_defaults(func=cmd_criu)
 
+    p = sub.add_parser("runc", help="runc checkpoint/restore of a container with what waits in its console",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=RUNC_EXAMPLES)
+    runc_sub = p.add_subparsers(dest="runc_command", required=True)
+    c = runc_sub.add_parser("checkpoint", help="pause the container, save its console, then runc checkpoint it")
+    r = runc_sub.add_parser("restore", help="runc restore --detach, the saved console put back before you get it")
+    r.add_argument("--console-socket", required=True, metavar="PATH",
+                   help="where the restored console's master goes (as with runc)")
+    for q in (c, r):
+        q.add_argument("--image-path", required=True, metavar="DIR", help="runc's --image-path")
+        q.add_argument("--runc", default="runc", metavar="COMMAND",
+                       help="how to run runc, with its global options (default: runc)")
+        q.add_argument("container", metavar="ID")
+        q.set_defaults(func=cmd_runc, runc_args=[])  # runc's own options go after --
+
     p = sub.add_parser("unload", help="unload ckpt_tty")
     p.set_defaults(func=cmd_unload)
     return parser
@@ -427,8 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     if command:
         if args.func is cmd_criu and args.criu_command != "hook":
             args.criu_args = command  # criu's own options
+        elif args.func is cmd_runc:
+            args.runc_args = command  # runc checkpoint's or restore's own options
         elif args.func is not cmd_restore:
-            print("pyctl: only restore (a command) and criu dump/restore (criu's options) take more after --",
+            print("pyctl: only restore (a command), criu dump/restore (criu's options) and runc checkpoint/restore "
+                  "(runc's options) take more after --",
                   file=sys.stderr)
             return 2
         else:

@@ -52,7 +52,7 @@ from .lowlevel import shared
 from .proc import pidfd_getfd
 from .pty import is_ptmx
 
-__all__ = ["dump", "restore", "hook", "tree_ttys"]
+__all__ = ["dump", "restore", "hook", "tree_ttys", "save_terminals"]
 
 IMAGE, MAP, HOOK_SCRIPT, HOOK_LOG = "ckpt-tty.img", "ckpt-tty.json", "ckpt-tty-hook", "ckpt-tty-hook.log"
 PTS_MAJORS = range(136, 144)  # UNIX98_PTY_SLAVE_MAJOR and the majors after it
@@ -182,6 +182,33 @@ def _freeze(cg: Path, on: bool, timeout: float = 30) -> None:
 
 # ---- dump ----
 
+def save_terminals(directory: Path, root: int, ttys: list[TtyFd]) -> list[dict]:
+    """Checkpoint each pair the fds ``ttys`` (of the frozen tree of ``root``) hold, in one call,
+    and write IMAGE and MAP into ``directory``: the map's entries, one per pair, in image order."""
+    pairs = sorted({t.pair for t in ttys})
+    taken = []
+    try:
+        for pair in pairs:
+            holder = next(t for t in ttys if t.pair == pair)
+            taken.append(pidfd_getfd(holder.pid, holder.fd))
+        image = ckpt.checkpoint_many(taken) if taken else None
+    finally:
+        for fd in taken:
+            os.close(fd)
+    if image is not None:
+        (directory / IMAGE).write_bytes(dumps(image))
+    entries = []
+    for dev, index in pairs:
+        fds = [[t.tree_pid, t.fd, t.end] for t in ttys if t.pair == (dev, index)]
+        # inside: both ends in the tree (criu recreates the pair at its index); else the tree
+        # holds one end of a terminal outside it, as a shell job (criu -j) holds its slave
+        entries.append({"index": index, "devpts_dev": dev, "fds": fds,
+                        "inside": {end for _, _, end in fds} == {"master", "slave"}})
+    (directory / MAP).write_text(json.dumps({"root": root, "pairs": entries}, indent=1) + "\n")
+    print(f"pyctl: {len(pairs)} terminal(s) of {len(ttys)} fd(s) saved in {directory / IMAGE}", file=sys.stderr)
+    return entries
+
+
 def dump(root: int, images_dir: str, criu_args: list[str], *, criu: str = "criu") -> int:
     """Checkpoint every terminal of the tree, then ``criu dump`` it; criu's exit status."""
     directory = Path(images_dir)
@@ -189,28 +216,7 @@ def dump(root: int, images_dir: str, criu_args: list[str], *, criu: str = "criu"
     cg = alone_in_cgroup(root)
     _freeze(cg, True)
     try:
-        ttys = tree_ttys(root)
-        pairs = sorted({t.pair for t in ttys})
-        taken = []
-        try:
-            for pair in pairs:
-                holder = next(t for t in ttys if t.pair == pair)
-                taken.append(pidfd_getfd(holder.pid, holder.fd))
-            image = ckpt.checkpoint_many(taken) if taken else None
-        finally:
-            for fd in taken:
-                os.close(fd)
-        if image is not None:
-            (directory / IMAGE).write_bytes(dumps(image))
-        entries = []
-        for dev, index in pairs:
-            fds = [[t.tree_pid, t.fd, t.end] for t in ttys if t.pair == (dev, index)]
-            # inside: both ends in the tree (criu recreates the pair at its index); else the tree
-            # holds one end of a terminal outside it, as a shell job (criu -j) holds its slave
-            entries.append({"index": index, "devpts_dev": dev, "fds": fds,
-                            "inside": {end for _, _, end in fds} == {"master", "slave"}})
-        (directory / MAP).write_text(json.dumps({"root": root, "pairs": entries}, indent=1) + "\n")
-        print(f"pyctl: {len(pairs)} terminal(s) of {len(ttys)} fd(s) saved in {directory / IMAGE}", file=sys.stderr)
+        save_terminals(directory, root, tree_ttys(root))
         return subprocess.run([criu, "dump", "-t", str(root), "-D", str(directory), "--freeze-cgroup", str(cg),
                                *criu_args]).returncode
     finally:

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # VM test files the debug kernels leave to the matrix (tox.ini says why).
 MATRIX_ONLY = {"test_cli.py", "test_criu.py", "test_criu_tree.py", "test_criu_multiplexers.py", "test_criu_shell_job.py",
-               "test_criu_many.py", "test_frozen_tool.py", "test_job_control.py", "test_restore_where.py",
+               "test_criu_many.py", "test_runc.py", "test_frozen_tool.py", "test_job_control.py", "test_restore_where.py",
                "test_twin.py", "test_zz_image_round_trip.py"}
 
 
