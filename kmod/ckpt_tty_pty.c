@@ -767,30 +767,35 @@ static bool ckpt_tty_end_is_fresh(const struct ckpt_tty_pair_ref *p, struct tty_
 
 /*
  * For ONTO: the end may have been used, but holds nothing a reader has not
- * taken yet (input, typed partial line, echo, flip data) and is open on
- * both sides.  With FORCE only the last part counts.
+ * taken yet (input, typed partial line, echo, flip data), is open on both
+ * sides, and hung up exactly when hung_up says (HANGUP's own hangup, after
+ * which it has no line discipline).  With FORCE only the rest counts.
  */
-static bool ckpt_tty_end_takes_onto(struct tty_struct *tty, bool force)
+static bool ckpt_tty_end_takes_onto(struct tty_struct *tty, bool force, bool hung_up)
 {
 	void *ld = tty->disc_data;
 
-	if (test_bit(TTY_OTHER_CLOSED, &tty->flags) || test_bit(TTY_HUPPED, &tty->flags))
+	if (test_bit(TTY_OTHER_CLOSED, &tty->flags) || test_bit(TTY_HUPPED, &tty->flags) != hung_up)
 		return false;
 	if (force)
 		return true;
+	if (hung_up)
+		return !ckpt_tty_flip_pending(tty->port);
 	return NTTY_SIZE_T(ld, READ_HEAD) == NTTY_SIZE_T(ld, READ_TAIL) &&
 	       NTTY_SIZE_T(ld, ECHO_HEAD) == NTTY_SIZE_T(ld, ECHO_TAIL) && !ckpt_tty_flip_pending(tty->port);
 }
 
-/* hung_up: restore has hung up the ends the image says were (a new pair only). */
+/* hung_up: restore has hung up the ends the image says were (a new pair, or ONTO with HANGUP). */
 static bool ckpt_tty_pair_takes(struct ckpt_tty_pair_ref *p, u32 flags, const struct ckpt_tty_pair_view *pair,
 				bool hung_up)
 {
 	if (!(flags & CKPT_TTY_RESTORE_ONTO))
 		return ckpt_tty_end_is_fresh(p, p->master, hung_up && (pair->master.e->flags & CKPT_TTY_END_HUPPED)) &&
 		       ckpt_tty_end_is_fresh(p, p->slave, hung_up && (pair->slave.e->flags & CKPT_TTY_END_HUPPED));
-	return ckpt_tty_end_takes_onto(p->master, flags & CKPT_TTY_RESTORE_FORCE) &&
-	       ckpt_tty_end_takes_onto(p->slave, flags & CKPT_TTY_RESTORE_FORCE);
+	return ckpt_tty_end_takes_onto(p->master, flags & CKPT_TTY_RESTORE_FORCE,
+				       hung_up && (pair->master.e->flags & CKPT_TTY_END_HUPPED)) &&
+	       ckpt_tty_end_takes_onto(p->slave, flags & CKPT_TTY_RESTORE_FORCE,
+				       hung_up && (pair->slave.e->flags & CKPT_TTY_END_HUPPED));
 }
 
 /*
@@ -993,9 +998,9 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 	bool hangup;
 	int ret;
 
-	/* A terminal in use is not hung up by a restore onto it. */
+	/* A terminal in use is hung up by a restore onto it only when the caller says so. */
 	hangup = (pair->master.e->flags | pair->slave.e->flags) & CKPT_TTY_END_HUPPED;
-	if (hangup && (flags & CKPT_TTY_RESTORE_ONTO))
+	if (hangup && (flags & CKPT_TTY_RESTORE_ONTO) && !(flags & CKPT_TTY_RESTORE_HANGUP))
 		return -EINVAL;
 	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)

@@ -234,7 +234,7 @@ long ckpt_tty_ioc_restore(struct ckpt_tty_restore_arg __user *uarg, struct ckpt_
 	if ((arg.flags & ~CKPT_TTY_RESTORE_FLAGS) || arg.reserved0 || memchr_inv(arg.reserved, 0, sizeof(arg.reserved)) ||
 	    !arg.count || arg.count > CKPT_TTY_BATCH_MAX)
 		return -EINVAL;
-	if ((arg.flags & CKPT_TTY_RESTORE_FORCE) && !(arg.flags & CKPT_TTY_RESTORE_ONTO))
+	if ((arg.flags & (CKPT_TTY_RESTORE_FORCE | CKPT_TTY_RESTORE_HANGUP)) && !(arg.flags & CKPT_TTY_RESTORE_ONTO))
 		return -EINVAL;
 	if (arg.count > 1) {
 		items = kvmalloc_array(arg.count, sizeof(*items), GFP_KERNEL);

@@ -294,7 +294,7 @@ ONTO_ERRORS = {
 }
 
 
-def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
+def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0, hang_up: bool = False,
                  device: str = DEVICE_PATH) -> None:
     """Apply pair ``pair`` of ``image`` to the existing pty pair that ``fd`` (either end) belongs to.
 
@@ -304,19 +304,29 @@ def restore_onto(image: Image, fd: int, *, force: bool = False, pair: int = 0,
     saved unread input, typed partial line, echo and pending output all
     become the image's.  Refused (EBUSY) while the target holds data of its
     own, unless ``force`` discards it.
+
+    An image whose terminal was hung up is refused unless ``hang_up``: then
+    the ends it says were hung up are hung up first (every fd open on them
+    goes dead, as at checkpoint time).  Only for a terminal nobody runs on
+    yet, as in CRIU's post-restore stage (pyctl.criu).
     """
     p = _restorable_pair(image, pair)
     if p.master.has("other_closed"):
         raise ImageError(f"pair[{pair}].master.flags: the slave side was closed at checkpoint time; "
                          "a terminal in use cannot be made so")
-    if p.either_has("hupped"):
+    hupped = p.either_has("hupped")
+    if hupped and not hang_up:
         raise ImageError(f"pair[{pair}]: the terminal was hung up at checkpoint time; "
                          "restore --onto does not hang up a terminal in use")
     dev = shared(device)
     info = dev.info()
     if "restore_onto" not in info.feature_names:
         raise PyctlError("the loaded ckpt_tty module cannot restore onto a terminal in use: load a newer one")
+    if hupped and not info.features & _uapi.CKPT_TTY_FEATURE_ONTO_HANGUP:
+        raise PyctlError(f"pair {p.index}: the loaded ckpt_tty.ko cannot hang up a terminal it restores onto "
+                         "(it lacks the onto_hangup feature; load this version's module)")
     check_compatible(image, info, pair)
     buf = image_to_kernel(p)
-    flags = _uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
+    flags = (_uapi.CKPT_TTY_RESTORE_ONTO | (_uapi.CKPT_TTY_RESTORE_FORCE if force else 0)
+             | (_uapi.CKPT_TTY_RESTORE_HANGUP if hupped else 0))
     dev.restore(fd, buf, flags, f"restore onto fd {fd}", ONTO_ERRORS)

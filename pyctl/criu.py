@@ -28,9 +28,10 @@ is put onto whatever terminal criu gives that end at restore (criu hands a
 shell job its own stdin); pairs with both ends inside come back at their
 index.  Tasks are named by their pids in the tree root's pid namespace.
 
-Pairs whose ends were hung up or closed are left to CRIU, which recreates
-them hung up (a program holding one reads 0 and gets EIO as before);
-restore --onto does not hang up a terminal in use.
+A pair whose slave (or master) was hung up comes back hung up: CRIU
+recreates it live, and the hook hangs it up again (restore --onto with
+hang_up: the tree's fds on that end go dead as they were, the data waiting
+for the next open is kept).  Pairs with an end closed are left to CRIU.
 """
 
 from __future__ import annotations
@@ -337,10 +338,11 @@ def apply_saved(directory: Path, root: int) -> None:
         for holder in holders:
             targets.append(pidfd_getfd(holder.pid, holder.fd))
         for k, target in enumerate(targets):
-            p = image.pairs[k]
-            if p.either_has("hupped") or p.either_has("other_closed"):
-                continue  # criu recreated it hung up or closed; restore --onto does not do that
-            ckpt.restore_onto(image, target, force=True, pair=k)
+            if image.pairs[k].either_has("other_closed"):
+                continue  # an end closed: criu recreated what the tree holds of it (see the docstring)
+            # criu brings a hung-up pair back live (and writes its queued output through the
+            # slave again): hang it up again, as it was; no task of the tree has run yet
+            ckpt.restore_onto(image, target, force=True, pair=k, hang_up=True)
     finally:
         for fd in targets:
             os.close(fd)

@@ -31,6 +31,7 @@ FEATURE_NAMES = {
     _uapi.CKPT_TTY_FEATURE_RECORDS: "records",
     _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV: "devpts_dev",
     _uapi.CKPT_TTY_FEATURE_HUNG_UP: "hung_up",
+    _uapi.CKPT_TTY_FEATURE_ONTO_HANGUP: "onto_hangup",
 }
 
 

@@ -469,6 +469,8 @@ def run(seconds: float, seed: int, first: int = 0, out=sys.stdout) -> Stats:
             m, s = _onto_target(rng) if onto else open_pty()
             try:
                 flags = _uapi.CKPT_TTY_RESTORE_ONTO | _uapi.CKPT_TTY_RESTORE_FORCE if onto else 0
+                if onto and rng.random() < 0.5:  # as pyctl criu's hook: hung-up ends of the record hang up
+                    flags |= _uapi.CKPT_TTY_RESTORE_HANGUP
                 try:
                     dev.restore(m, encode(pair), flags)
                 except OSError as e:

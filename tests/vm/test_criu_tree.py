@@ -13,6 +13,7 @@ alone keeps.
 Runs in the matrix (the debug kernels lack CHECKPOINT_RESTORE; see tox.ini).
 """
 
+import errno
 import json
 import os
 import signal
@@ -207,3 +208,95 @@ def test_a_taken_index_is_named_before_criu_starts(module_loaded, tmp_path):
             for fd in pair:
                 os.close(fd)
         remove_cgroup(cg)
+
+
+# A tree holding both ends of a pair whose slave was hung up (TIOCVHANGUP, as a session manager does
+# to a login): output left unread on the master before the hangup, and a line the master wrote after
+# it, waiting in the slave's flip buffer for the next open of /dev/pts/N.
+HUNG_UP_TREE = r'''
+import fcntl, os, pty, sys, time
+m, s = pty.openpty()
+os.write(s, b"output before\n")
+time.sleep(0.2)
+fcntl.ioctl(s, 0x5437)  # TIOCVHANGUP
+os.write(m, b"typed after\n")
+print(m, s, flush=True)
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+'''
+
+
+def _hung_up_cycle(tmp_path, with_pyctl: bool):
+    """(image before the dump, image after the restore, what the tree's slave fd does after) of the
+    hung-up pair, each image taken through a duplicate of the tree's master fd."""
+    import pyctl
+    from pyctl.proc import pidfd_getfd
+
+    def image_of(pid, fd):
+        dup = pidfd_getfd(pid, fd)
+        try:
+            return pyctl.checkpoint(dup)
+        finally:
+            os.close(dup)
+
+    cg = tree_cgroup(tmp_path)
+    images = tmp_path / "images"
+    images.mkdir()
+    (tmp_path / "tree.py").write_text(HUNG_UP_TREE)
+    ready, log = tmp_path / "ready", tmp_path / "tree.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(tmp_path / "tree.py"), str(ready)], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=out, start_new_session=True,
+                                preexec_fn=lambda: (cg / "cgroup.procs").write_text("0"))
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    m, s = map(int, log.read_text().split())
+    before = image_of(proc.pid, m)
+    try:
+        if with_pyctl:
+            run(sys.executable, "-m", "pyctl", "criu", "dump", "-t", str(proc.pid), "-D", str(images),
+                cwd=os.getcwd())
+        else:
+            run("criu", "dump", "-t", str(proc.pid), "-D", str(images), cwd=images)
+        proc.wait()
+        if with_pyctl:
+            run(sys.executable, "-m", "pyctl", "criu", "restore", "-D", str(images), "--", "--restore-detached",
+                cwd=os.getcwd())
+        else:
+            run("criu", "restore", "-D", str(images), "--restore-detached", cwd=images)
+        after = image_of(proc.pid, m)  # criu gives the task its pid back
+        slave = pidfd_getfd(proc.pid, s)
+        try:
+            os.set_blocking(slave, False)
+            try:
+                reads = ("ok", os.read(slave, 100))
+            except OSError as e:
+                reads = ("errno", e.errno)
+        finally:
+            os.close(slave)
+    finally:
+        subprocess.run(["kill", "-9", str(proc.pid)], capture_output=True)
+        remove_cgroup(cg)
+    return before, after, reads
+
+
+def test_pyctl_criu_brings_a_hung_up_terminal_back_hung_up(module_loaded, tmp_path):
+    before, after, slave_reads = _hung_up_cycle(tmp_path, with_pyctl=True)
+    (b,), (a,) = before.pairs, after.pairs
+    assert b.slave.has("hupped") and b.master.input == b"output before\r\n" and b.slave.flip == b"typed after\n"
+    assert (a.master, a.slave) == (b.master, b.slave)
+    assert slave_reads == ("ok", b"")  # the tree's slave fd is dead, as it was: read() gives 0
+
+
+def test_criu_alone_brings_a_hung_up_terminal_back_live(module_loaded, tmp_path):
+    """What CRIU alone does with the same tree, measured (README, the whole-tree table)."""
+    before, after, slave_reads = _hung_up_cycle(tmp_path, with_pyctl=False)
+    (b,), (a,) = before.pairs, after.pairs
+    assert b.slave.has("hupped")
+    assert not a.slave.has("hupped")  # live again
+    assert a.master.input == b"output before\r\r\n"  # written back through the slave: processed again
+    assert a.slave.flip == b"" and a.slave.input == b""  # the line waiting for the next open: gone
+    assert slave_reads == ("errno", errno.EAGAIN)  # the old fd reads like a live terminal's

@@ -180,3 +180,61 @@ def test_hung_up_ends_are_refused_onto_a_terminal_in_use_and_with_line_state(pai
         dev.restore(fresh[0], pairrecord.pair_to_record(typed))
     assert e.value.errno == errno.EINVAL
     assert behaviour(fresh[1])["read"] == ("errno", errno.EAGAIN)  # untouched: not hung up
+
+
+def test_onto_with_hang_up_makes_a_terminal_in_use_what_the_hung_up_one_was(pairs, dev):
+    """CRIU's post-restore case (pyctl.criu): the tree holds a live pair criu made; the image says
+    the slave had been hung up, with output unread on the master and input waiting in the flip."""
+    m, s = pairs.new()
+    index = pty_index(m)
+    os.write(s, b"output before\n")
+    settle()
+    fcntl.ioctl(s, TIOCVHANGUP)
+    set_winsize(m, 40, 120)
+    os.write(m, b"typed after\n")
+    settle()
+    image = pyctl.checkpoint(m)
+    master, slave = ends(image)
+    assert slave.has("hupped") and master.input == b"output before\r\n" and slave.flip == b"typed after\n"
+    target = pairs.new()
+    os.write(target[0], b"criu wrote this back\n")  # what FORCE discards
+    settle()
+    # the flag alone, without ONTO, is a bad argument; a hung-up image onto without it too
+    raw = pairrecord.pair_to_record(image.pairs[0])
+    for flags in (_uapi.CKPT_TTY_RESTORE_HANGUP, _uapi.CKPT_TTY_RESTORE_ONTO | _uapi.CKPT_TTY_RESTORE_FORCE):
+        with pytest.raises(OSError) as e:
+            dev.restore(target[0], raw, flags)
+        assert e.value.errno == errno.EINVAL
+    assert behaviour(target[1], write=False)["read"] == ("ok", b"criu wrote this back\n")  # untouched
+    os.write(target[0], b"criu wrote this back\n")
+    settle()
+    pyctl.restore_onto(image, target[1], force=True, hang_up=True)  # through the slave, as criu's tree holds it
+    assert ends(pyctl.checkpoint(target[0])) == ends(image)
+    assert behaviour(target[1]) == behaviour(s) and behaviour(s)["read"] == ("ok", b"")
+    now, was = behaviour(target[0], write=False), behaviour(m, write=False)
+    assert now == was and now["read"] == ("ok", b"output before\r\n")  # once, not processed again
+    # what waited for the next open of the slave is there, the same as on the original
+    new = [os.open(f"/dev/pts/{n}", O_FLAGS) for n in (index, pty_index(target[0]))]
+    pairs.fds += new
+    first = [reads(fd) for fd in new]
+    os.write(m, b"more\n")
+    os.write(target[0], b"more\n")
+    got = [a + reads(fd) for a, fd in zip(first, new)]
+    assert got[0] == got[1] == [b"typed after\n", b"more\n"]
+
+
+def test_onto_with_hang_up_needs_a_live_target_and_leaves_a_live_image_alone(pairs, dev):
+    m, s = pairs.new()
+    fcntl.ioctl(s, TIOCVHANGUP)
+    image = pyctl.checkpoint(m)
+    dead = pairs.new()
+    fcntl.ioctl(dead[1], TIOCVHANGUP)  # a target hung up already is not one criu made
+    with pytest.raises(OSError) as e:
+        pyctl.restore_onto(image, dead[0], force=True, hang_up=True)
+    assert e.value.errno == errno.EBUSY
+    # hang_up is a permission, not an order: a live image onto stays live
+    live = pyctl.checkpoint(pairs.new()[0])
+    target = pairs.new()
+    pyctl.restore_onto(live, target[0], hang_up=True)
+    assert not pyctl.checkpoint(target[0]).pairs[0].slave.has("hupped")
+    assert behaviour(target[1])["read"] == ("errno", errno.EAGAIN)

@@ -41,7 +41,8 @@ def test_runtime_facts(module_loaded):
     assert info.kernel_release == os.uname().release
     assert info.byte_order == {"little": _uapi.CKPT_TTY_LITTLE_ENDIAN, "big": _uapi.CKPT_TTY_BIG_ENDIAN}[sys.byteorder]
     assert info.abi_version == _uapi.CKPT_TTY_ABI_VERSION
-    assert info.feature_names == ["get_info", "checkpoint", "restore", "restore_onto", "records", "devpts_dev", "hung_up"]
+    assert info.feature_names == ["get_info", "checkpoint", "restore", "restore_onto", "records", "devpts_dev", "hung_up",
+                                  "onto_hangup"]
     assert info.reserved == (0,) * 8
 
 

@@ -247,8 +247,9 @@ def test_a_checkpoint_buffer_too_small_says_what_it_needs(pairs, dev):
 
 
 @pytest.mark.parametrize("arg, item", [
-    (dict(flags=4), {}),
+    (dict(flags=8), {}),  # no such flag
     (dict(flags=_uapi.CKPT_TTY_RESTORE_FORCE), {}),  # FORCE without ONTO
+    (dict(flags=_uapi.CKPT_TTY_RESTORE_HANGUP), {}),  # HANGUP without ONTO
     (dict(count=0), {}),
     (dict(count=_uapi.CKPT_TTY_BATCH_MAX + 1), {}),
     (dict(reserved0=1), {}),

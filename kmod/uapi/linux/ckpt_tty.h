@@ -56,6 +56,7 @@
 #define CKPT_TTY_FEATURE_RECORDS	(1ULL << 4)	/* ABI 3 records, many pairs per call */
 #define CKPT_TTY_FEATURE_DEVPTS_DEV	(1ULL << 5)	/* checkpoint fills ckpt_tty_record.devpts_dev */
 #define CKPT_TTY_FEATURE_HUNG_UP	(1ULL << 6)	/* hung-up ends: checkpointed, and restored hung up */
+#define CKPT_TTY_FEATURE_ONTO_HANGUP	(1ULL << 7)	/* CKPT_TTY_RESTORE_HANGUP */
 
 struct ckpt_tty_info {
 	__u32 magic;		/* CKPT_TTY_INFO_MAGIC */
@@ -302,10 +303,15 @@ struct ckpt_tty_restore_arg {
  * ONTO replaces the state of a pair in use (the terminal a restored process
  * inherits); it refuses with EBUSY while the target holds unread input,
  * unread output, pending echo or flip data, unless FORCE discards them.
+ * ONTO refuses (EINVAL) a record with a hung-up end, as hanging up a
+ * terminal in use ends its readers' and writers' use of it, unless HANGUP
+ * says the caller wants that: the target is one nobody runs on yet (CRIU's
+ * post-restore stage, whose tasks held the hung-up end at dump time).
  */
 #define CKPT_TTY_RESTORE_ONTO		(1U << 0)
 #define CKPT_TTY_RESTORE_FORCE		(1U << 1)
-#define CKPT_TTY_RESTORE_FLAGS		0x3
+#define CKPT_TTY_RESTORE_HANGUP		(1U << 2)	/* with ONTO only */
+#define CKPT_TTY_RESTORE_FLAGS		0x7
 
 /*
  * Tracepoints ckpt_tty:ckpt_tty_locked and ckpt_tty:ckpt_tty_unlocked
