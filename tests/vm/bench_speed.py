@@ -238,6 +238,18 @@ def _forked(body) -> int:
     return pid
 
 
+def _count_reported_on_sigterm(report: int) -> list[int]:
+    """A flood child's counter: on SIGTERM its value goes to the ``report`` pipe and the child exits."""
+    count = [0]
+
+    def done(*_):
+        os.write(report, str(count[0]).encode())
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, done)
+    return count
+
+
 def _stop_and_report(pid: int, report_fd: int) -> str:
     """SIGTERM a flood child and read what it wrote on its way out."""
     os.kill(pid, signal.SIGTERM)
@@ -268,30 +280,18 @@ def flood(seconds: float, checkpoints_per_second: float, call: str = "checkpoint
     raw(s)
 
     def reader(report: int) -> None:
-        moved = 0
-
-        def done(*_):
-            os.write(report, str(moved).encode())
-            os._exit(0)
-
-        signal.signal(signal.SIGTERM, done)
+        moved = _count_reported_on_sigterm(report)
         while True:
-            moved += len(os.read(s, 65536))
+            moved[0] += len(os.read(s, 65536))
 
     def checkpointer(report: int) -> None:
-        made = 0
-
-        def done(*_):
-            os.write(report, str(made).encode())
-            os._exit(0)
-
-        signal.signal(signal.SIGTERM, done)
+        made = _count_reported_on_sigterm(report)
         period = 1 / checkpoints_per_second
         once = Device().checkpoint_record if call == "checkpoint" else termios.tcgetattr
         next_at = time.monotonic()
         while True:
             once(m)
-            made += 1
+            made[0] += 1
             next_at += period
             time.sleep(max(0.0, next_at - time.monotonic()))
 
