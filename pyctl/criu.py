@@ -31,11 +31,16 @@ index.  Tasks are named by their pids in the tree root's pid namespace.
 A pair whose slave (or master) was hung up comes back hung up: CRIU
 recreates it live, and the hook hangs it up again (restore --onto with
 hang_up: the tree's fds on that end go dead as they were, the data waiting
-for the next open is kept).  Pairs with an end closed are left to CRIU.
+for the next open is kept).  A master whose slave fds had all been closed
+gets its unread output back and its slave closed again (criu brings it
+back with a live pair behind it); a slave whose master was closed is left
+to CRIU.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import json
 import os
 import shlex
@@ -51,7 +56,8 @@ from .errors import PyctlError
 from .image import dumps, load
 from .lowlevel import shared
 from .proc import pidfd_getfd
-from .pty import is_ptmx
+from .image import TTY_FLAGS
+from .pty import OPEN_FLAGS, TIOCGPTPEER, is_ptmx
 
 __all__ = ["dump", "restore", "hook", "tree_ttys", "save_terminals"]
 
@@ -323,6 +329,25 @@ def match_restored(saved: dict, now: list[TtyFd]) -> list[TtyFd]:
     return out
 
 
+def _restore_with_slave_closed(image, k: int, master: int) -> None:
+    """Pair ``k``, whose every slave fd had been closed, onto the pair of the tree's ``master``.
+
+    criu brings such a master back with a live pair behind it (a reader
+    then waits instead of getting EIO once the output is read) and without
+    its unread output.  other_closed comes from a close, so: open the slave,
+    apply the state without the flag, close the slave again (pty_close()
+    sets it on the master), as pyctl.restore does for a new pair.
+    """
+    p = image.pairs[k]
+    flags = p.master.flags & ~(1 << TTY_FLAGS.index("other_closed"))
+    live = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=flags))
+    slave = fcntl.ioctl(master, TIOCGPTPEER, OPEN_FLAGS)
+    try:
+        ckpt.restore_onto(dataclasses.replace(image, pairs=[live]), master, force=True, hang_up=True)
+    finally:
+        os.close(slave)
+
+
 def apply_saved(directory: Path, root: int) -> None:
     """Find every saved pair in the restored tree of ``root``, check all, then restore each onto its terminal."""
     saved = json.loads((directory / MAP).read_text())
@@ -338,8 +363,12 @@ def apply_saved(directory: Path, root: int) -> None:
         for holder in holders:
             targets.append(pidfd_getfd(holder.pid, holder.fd))
         for k, target in enumerate(targets):
-            if image.pairs[k].either_has("other_closed"):
-                continue  # an end closed: criu recreated what the tree holds of it (see the docstring)
+            p = image.pairs[k]
+            if p.slave.has("other_closed"):
+                continue  # the master was closed: criu recreated what the tree holds of it (docstring)
+            if p.master.has("other_closed"):
+                _restore_with_slave_closed(image, k, target)
+                continue
             # criu brings a hung-up pair back live (and writes its queued output through the
             # slave again): hang it up again, as it was; no task of the tree has run yet
             ckpt.restore_onto(image, target, force=True, pair=k, hang_up=True)

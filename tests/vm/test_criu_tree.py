@@ -247,9 +247,37 @@ while True:
 '''
 
 
-def _hung_up_cycle(tmp_path, with_pyctl: bool):
-    """(image before the dump, image after the restore, what the tree's slave fd does after) of the
-    hung-up pair, each image taken through a duplicate of the tree's master fd."""
+# A tree holding only the master of a pair whose every slave fd was closed, with output unread.
+SLAVE_CLOSED_TREE = r'''
+import os, pty, sys, time
+m, s = pty.openpty()
+os.write(s, b"output before\n")
+time.sleep(0.2)
+os.close(s)
+print(m, m, flush=True)
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+'''
+
+
+def _reads(fd: int) -> list:
+    """What read() on ``fd`` gives, call by call, until it gives nothing or fails."""
+    os.set_blocking(fd, False)
+    out = []
+    while True:
+        try:
+            got = os.read(fd, 100)
+        except OSError as e:
+            return out + [("errno", e.errno)]
+        out.append(("ok", got))
+        if not got:
+            return out
+
+
+def _hung_up_cycle(tmp_path, with_pyctl: bool, tree: str = HUNG_UP_TREE):
+    """(image before the dump, image after the restore, what the tree's second fd's reads give after)
+    of the tree's pair, each image taken through a duplicate of the tree's first fd (the master)."""
     import pyctl
     from pyctl.proc import pidfd_getfd
 
@@ -263,7 +291,7 @@ def _hung_up_cycle(tmp_path, with_pyctl: bool):
     cg = tree_cgroup(tmp_path)
     images = tmp_path / "images"
     images.mkdir()
-    (tmp_path / "tree.py").write_text(HUNG_UP_TREE)
+    (tmp_path / "tree.py").write_text(tree)
     ready, log = tmp_path / "ready", tmp_path / "tree.log"
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(tmp_path / "tree.py"), str(ready)], stdin=subprocess.DEVNULL,
@@ -288,15 +316,11 @@ def _hung_up_cycle(tmp_path, with_pyctl: bool):
         else:
             run("criu", "restore", "-D", str(images), "--restore-detached", cwd=images)
         after = image_of(proc.pid, m)  # criu gives the task its pid back
-        slave = pidfd_getfd(proc.pid, s)
+        second = pidfd_getfd(proc.pid, s)
         try:
-            os.set_blocking(slave, False)
-            try:
-                reads = ("ok", os.read(slave, 100))
-            except OSError as e:
-                reads = ("errno", e.errno)
+            reads = _reads(second)
         finally:
-            os.close(slave)
+            os.close(second)
     finally:
         subprocess.run(["kill", "-9", str(proc.pid)], capture_output=True)
         remove_cgroup(cg)
@@ -308,7 +332,7 @@ def test_pyctl_criu_brings_a_hung_up_terminal_back_hung_up(module_loaded, tmp_pa
     (b,), (a,) = before.pairs, after.pairs
     assert b.slave.has("hupped") and b.master.input == b"output before\r\n" and b.slave.flip == b"typed after\n"
     assert (a.master, a.slave) == (b.master, b.slave)
-    assert slave_reads == ("ok", b"")  # the tree's slave fd is dead, as it was: read() gives 0
+    assert slave_reads == [("ok", b"")]  # the tree's slave fd is dead, as it was: read() gives 0
 
 
 def test_criu_alone_brings_a_hung_up_terminal_back_live(module_loaded, tmp_path):
@@ -319,4 +343,21 @@ def test_criu_alone_brings_a_hung_up_terminal_back_live(module_loaded, tmp_path)
     assert not a.slave.has("hupped")  # live again
     assert a.master.input == b"output before\r\r\n"  # written back through the slave: processed again
     assert a.slave.flip == b"" and a.slave.input == b""  # the line waiting for the next open: gone
-    assert slave_reads == ("errno", errno.EAGAIN)  # the old fd reads like a live terminal's
+    assert slave_reads == [("errno", errno.EAGAIN)]  # the old fd reads like a live terminal's
+
+
+def test_pyctl_criu_brings_a_master_whose_slave_was_closed_back_so(module_loaded, tmp_path):
+    before, after, master_reads = _hung_up_cycle(tmp_path, with_pyctl=True, tree=SLAVE_CLOSED_TREE)
+    (b,), (a,) = before.pairs, after.pairs
+    assert b.master.has("other_closed") and b.master.input == b"output before\r\n"
+    assert (a.master, a.slave) == (b.master, b.slave)
+    # the output once, then EIO, as a master whose slave side is gone reads
+    assert master_reads == [("ok", b"output before\r\n"), ("errno", errno.EIO)]
+
+
+def test_criu_alone_brings_a_master_whose_slave_was_closed_back_live_and_empty(module_loaded, tmp_path):
+    before, after, master_reads = _hung_up_cycle(tmp_path, with_pyctl=False, tree=SLAVE_CLOSED_TREE)
+    (b,), (a,) = before.pairs, after.pairs
+    assert b.master.has("other_closed")
+    assert not a.master.has("other_closed") and a.master.input == b""
+    assert master_reads == [("errno", errno.EAGAIN)]  # no output, and a reader would wait, not see EIO

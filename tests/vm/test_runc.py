@@ -194,3 +194,17 @@ def test_pyctl_runc_checkpoint_of_a_container_without_console_refuses_and_leaves
     assert "holds no terminal" in r.stderr and "Traceback" not in r.stderr
     assert c.state() == "running"  # paused for the look, resumed after it
     assert not (c.dir / "img" / "inventory.img").exists()
+
+
+def test_pyctl_runc_checkpoint_with_leave_running_leaves_the_console_as_it_was(container):
+    c = container("leave")
+    master = c.start()
+    try:
+        run(sys.executable, "-m", "pyctl", "runc", "checkpoint", "--image-path", c.dir / "img", c.id, "--",
+            "--leave-running", "--work-path", c.dir / "work", cwd=os.getcwd())
+        assert (c.dir / "img" / "ckpt-tty.img").exists()
+        assert c.state() == "running"  # paused by pyctl for the checkpoint, resumed after it
+        assert _read_all(master, 1) == BEFORE  # the checkpoint took nothing away
+        assert _finish_line(master) == b"ld\r\ngot:hello world\r\n"
+    finally:
+        os.close(master)
