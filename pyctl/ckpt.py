@@ -197,10 +197,13 @@ def _closing(p: Pair, info: ModuleInfo) -> tuple[Pair, str | None]:
         raise PyctlError(f"pair {p.index}: the loaded ckpt_tty.ko cannot restore hung-up terminals "
                          "(it lacks the hung_up feature; load this version's module)")
     close = "master" if p.slave.has("other_closed") else "slave" if p.master.has("other_closed") else None
-    if close is None:
-        return p, None
+    return (p, None) if close is None else (without_other_closed(p), close)
+
+
+def without_other_closed(p: Pair) -> Pair:
+    """``p`` with other_closed cleared on both ends: what a restore installs before it closes an end again."""
     return dataclasses.replace(p, master=dataclasses.replace(p.master, flags=p.master.flags & ~_OTHER_CLOSED),
-                               slave=dataclasses.replace(p.slave, flags=p.slave.flags & ~_OTHER_CLOSED)), close
+                               slave=dataclasses.replace(p.slave, flags=p.slave.flags & ~_OTHER_CLOSED))
 
 
 def restore(image: Image, *, ptmx: str = "/dev/ptmx", pair: int = 0, index: int | str = "original",

@@ -56,7 +56,6 @@ from .errors import PyctlError
 from .image import dumps, load
 from .lowlevel import shared
 from .proc import pidfd_getfd
-from .image import TTY_FLAGS
 from .pty import OPEN_FLAGS, TIOCGPTPEER, is_ptmx
 
 __all__ = ["dump", "restore", "hook", "tree_ttys", "save_terminals"]
@@ -338,9 +337,7 @@ def _restore_with_slave_closed(image, k: int, master: int) -> None:
     apply the state without the flag, close the slave again (pty_close()
     sets it on the master), as pyctl.restore does for a new pair.
     """
-    p = image.pairs[k]
-    flags = p.master.flags & ~(1 << TTY_FLAGS.index("other_closed"))
-    live = dataclasses.replace(p, master=dataclasses.replace(p.master, flags=flags))
+    live = ckpt.without_other_closed(image.pairs[k])
     slave = fcntl.ioctl(master, TIOCGPTPEER, OPEN_FLAGS)
     try:
         ckpt.restore_onto(dataclasses.replace(image, pairs=[live]), master, force=True, hang_up=True)
