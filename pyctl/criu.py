@@ -34,7 +34,8 @@ hang_up: the tree's fds on that end go dead as they were, the data waiting
 for the next open is kept).  A master whose slave fds had all been closed
 gets its unread output back and its slave closed again (criu brings it
 back with a live pair behind it); a slave whose master was closed is left
-to CRIU.
+to CRIU, which brings it back hung up and closed, as it was
+(tests/vm/test_criu_tree.py).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ alone keeps.
 Runs in the matrix (the debug kernels lack CHECKPOINT_RESTORE; see tox.ini).
 """
 
+import dataclasses
 import errno
 import json
 import os
@@ -361,3 +362,30 @@ def test_criu_alone_brings_a_master_whose_slave_was_closed_back_live_and_empty(m
     assert b.master.has("other_closed")
     assert not a.master.has("other_closed") and a.master.input == b""
     assert master_reads == [("errno", errno.EAGAIN)]  # no output, and a reader would wait, not see EIO
+
+
+# A tree holding only the slave of a pair whose master was closed (an ssh session that dropped).
+MASTER_CLOSED_TREE = r'''
+import os, pty, sys, time
+m, s = pty.openpty()
+os.write(m, b"typed\n")
+time.sleep(0.2)
+os.close(m)
+print(s, s, flush=True)
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(1)
+'''
+
+
+def test_a_slave_whose_master_was_closed_comes_back_as_it_was(module_loaded, tmp_path):
+    """pyctl criu leaves this pair to CRIU, which recreates it hung up and closed: measured here."""
+    before, after, slave_reads = _hung_up_cycle(tmp_path, with_pyctl=True, tree=MASTER_CLOSED_TREE)
+    (b,), (a,) = before.pairs, after.pairs
+    assert b.slave.has("hupped") and b.slave.has("other_closed")
+    assert a.slave == b.slave
+    assert slave_reads == [("ok", b"")]  # read() gives 0, as on the original
+    # The only difference: the echo of "typed" that waited in the closed master, which no fd can read
+    # (a closed master cannot be opened again).
+    assert b.master.input == b"typed\r\n" and a.master.input == b""
+    assert dataclasses.replace(a.master, input=b"", commit=0) == dataclasses.replace(b.master, input=b"", commit=0)
