@@ -231,35 +231,23 @@ def test_a_taken_index_is_named_before_criu_starts(module_loaded, tmp_path):
         remove_cgroup(cg)
 
 
+def _pair_tree(steps: str, shown: str) -> str:
+    """A tree's script: open a pair (m, s), run ``steps`` on it, print the fds ``shown`` names (the first
+    is checkpointed, the second read after the restore), say it is ready and wait."""
+    return ("import fcntl, os, pty, sys, time\nm, s = pty.openpty()\n" + steps
+            + f"print({shown}, flush=True)\nopen(sys.argv[1], 'w').close()\nwhile True:\n    time.sleep(1)\n")
+
+
 # A tree holding both ends of a pair whose slave was hung up (TIOCVHANGUP, as a session manager does
 # to a login): output left unread on the master before the hangup, and a line the master wrote after
 # it, waiting in the slave's flip buffer for the next open of /dev/pts/N.
-HUNG_UP_TREE = r'''
-import fcntl, os, pty, sys, time
-m, s = pty.openpty()
-os.write(s, b"output before\n")
-time.sleep(0.2)
-fcntl.ioctl(s, 0x5437)  # TIOCVHANGUP
-os.write(m, b"typed after\n")
-print(m, s, flush=True)
-open(sys.argv[1], "w").close()
-while True:
-    time.sleep(1)
-'''
+HUNG_UP_TREE = _pair_tree(
+    'os.write(s, b"output before\\n")\ntime.sleep(0.2)\nfcntl.ioctl(s, 0x5437)  # TIOCVHANGUP\n'
+    'os.write(m, b"typed after\\n")\n', "m, s")
 
 
 # A tree holding only the master of a pair whose every slave fd was closed, with output unread.
-SLAVE_CLOSED_TREE = r'''
-import os, pty, sys, time
-m, s = pty.openpty()
-os.write(s, b"output before\n")
-time.sleep(0.2)
-os.close(s)
-print(m, m, flush=True)
-open(sys.argv[1], "w").close()
-while True:
-    time.sleep(1)
-'''
+SLAVE_CLOSED_TREE = _pair_tree('os.write(s, b"output before\\n")\ntime.sleep(0.2)\nos.close(s)\n', "m, m")
 
 
 def _reads(fd: int) -> list:
@@ -365,17 +353,7 @@ def test_criu_alone_brings_a_master_whose_slave_was_closed_back_live_and_empty(m
 
 
 # A tree holding only the slave of a pair whose master was closed (an ssh session that dropped).
-MASTER_CLOSED_TREE = r'''
-import os, pty, sys, time
-m, s = pty.openpty()
-os.write(m, b"typed\n")
-time.sleep(0.2)
-os.close(m)
-print(s, s, flush=True)
-open(sys.argv[1], "w").close()
-while True:
-    time.sleep(1)
-'''
+MASTER_CLOSED_TREE = _pair_tree('os.write(m, b"typed\\n")\ntime.sleep(0.2)\nos.close(m)\n', "s, s")
 
 
 def test_a_slave_whose_master_was_closed_comes_back_as_it_was(module_loaded, tmp_path):
