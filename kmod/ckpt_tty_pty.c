@@ -883,19 +883,36 @@ static int ckpt_tty_load_flip(struct tty_port *port, const struct ckpt_tty_end_v
 	return 0;
 }
 
-/* One end; all locks held and every field checked. */
-/* len bytes into a ring from index from on; every other ring byte zero */
-static void ckpt_tty_copy_to_ring(u8 *ring, u64 from, const u8 *in, u32 len)
+/*
+ * len bytes into a ring from index from on; every other ring byte zero,
+ * unless fresh (see ckpt_tty_load_end()).
+ */
+static void ckpt_tty_copy_to_ring(u8 *ring, u64 from, const u8 *in, u32 len, bool fresh)
 {
 	u64 pos = from & (CKPT_TTY_RING_SIZE - 1), first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos);
 
-	memset(ring, 0, CKPT_TTY_RING_SIZE);
+	if (!fresh)
+		memset(ring, 0, CKPT_TTY_RING_SIZE);
 	memcpy(ring + pos, in, first);
 	memcpy(ring, in + first, len - first);
 }
 
-/* ld: the end's n_tty_data, NULL for an end restore hung up (it has none) */
-static void ckpt_tty_load_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_view *v)
+/*
+ * One end; all locks held and every field checked.  ld: the end's
+ * n_tty_data, NULL for an end restore hung up (it has none).
+ *
+ * fresh: the end passed ckpt_tty_end_is_fresh() under these locks, every
+ * index 0 (drivers/tty/n_tty.c, 6.1 and 6.12).  Its read_flags are then all
+ * zero: n_tty_open() vzallocs them, reset_buffer_flags() (the only other way
+ * back to read indices 0) zeroes them, and a bit is set only at read_head
+ * just before read_head moves on (or behind it, with input queued).  Its
+ * echo_buf is zero: echo_head moves on with every byte written there.  Its
+ * read_buf is zero, or after a flush holds this terminal's old input, which
+ * reset_buffer_flags() leaves as it is: n_tty reads only between read_tail
+ * and read_head, and a checkpoint saves only those bytes.  So neither is
+ * zeroed again (16 KiB of stores per pair); an end in use (ONTO) is.
+ */
+static void ckpt_tty_load_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_view *v, bool fresh)
 {
 	const struct ckpt_tty_end *e = v->e;
 	unsigned long *flags;
@@ -937,10 +954,11 @@ static void ckpt_tty_load_end(struct tty_struct *tty, void *ld, const struct ckp
 	ntty_set_bit(ld, CKPT_NTTY_LNEXT_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_LNEXT);
 	ntty_set_bit(ld, CKPT_NTTY_ERASING_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_ERASING);
 	ntty_set_bit(ld, CKPT_NTTY_PUSH_BITOFF, e->ntty_flags & CKPT_TTY_NTTY_PUSH);
-	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, READ_BUF), e->read_tail, v->input, v->input_len);
-	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, v->echo, v->echo_len);
+	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, READ_BUF), e->read_tail, v->input, v->input_len, fresh);
+	ckpt_tty_copy_to_ring(NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, v->echo, v->echo_len, fresh);
 	flags = NTTY_BITMAP(ld, READ_FLAGS);
-	bitmap_zero(flags, N_TTY_BUF_SIZE);
+	if (!fresh)
+		bitmap_zero(flags, N_TTY_BUF_SIZE);
 	for (i = ckpt_tty_next_line_end(v, 0); i < v->input_len; i = ckpt_tty_next_line_end(v, i + 1))
 		set_bit((e->read_tail + i) & (CKPT_TTY_RING_SIZE - 1), flags);
 }
@@ -1067,8 +1085,10 @@ int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *pair, u32 fla
 			ckpt_tty_drop_flip(p.master->port);
 	}
 	if (!ret) {
-		ckpt_tty_load_end(p.master, p.ld_master ? p.master->disc_data : NULL, &pair->master);
-		ckpt_tty_load_end(p.slave, p.ld_slave ? p.slave->disc_data : NULL, &pair->slave);
+		bool fresh = !(flags & CKPT_TTY_RESTORE_ONTO);
+
+		ckpt_tty_load_end(p.master, p.ld_master ? p.master->disc_data : NULL, &pair->master, fresh);
+		ckpt_tty_load_end(p.slave, p.ld_slave ? p.slave->disc_data : NULL, &pair->slave, fresh);
 	}
 	ckpt_tty_unlock_pair(&p);
 

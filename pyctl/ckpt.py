@@ -62,18 +62,31 @@ def _pair_from_kernel(pair: dict) -> Pair:
     return Pair(pair["index"], _end_from_kernel(pair["master"]), _end_from_kernel(pair["slave"]))
 
 
-_constants_of: tuple[ModuleInfo | None, Constants | None] = (None, None)
+class _ModuleFacts:
+    """What every checkpoint's image takes from the module's info, made once per ModuleInfo."""
+
+    def __init__(self, info: ModuleInfo) -> None:
+        self.info = info
+        self.release = info.kernel_release
+        self.constants = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
+                                   info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
+        # before DEVPTS_DEV the record does not name the pair's devpts instance: looked up from the fd
+        self.names_devpts = bool(info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV)
+
+
+_facts: _ModuleFacts | None = None
+
+
+def _facts_of(info: ModuleInfo) -> _ModuleFacts:
+    global _facts
+    facts = _facts
+    if facts is None or facts.info is not info:
+        facts = _facts = _ModuleFacts(info)
+    return facts
 
 
 def _constants(info: ModuleInfo) -> Constants:
-    """The image constants of a module, made once per ModuleInfo (every checkpoint needs them)."""
-    global _constants_of
-    seen, c = _constants_of
-    if seen is not info:
-        c = Constants(info.n_tty_buf_size, info.nccs, info.ncc, info.bits_per_long, info.byte_order,
-                      info.ktermios_size, info.n_tty_data_size, info.n_tty_data_fingerprint)
-        _constants_of = (info, c)
-    return c
+    return _facts_of(info).constants
 
 
 def kernel_to_image(pairs: dict | list[dict], info: ModuleInfo, created: int | None = None) -> Image:
@@ -110,9 +123,10 @@ def checkpoint(fd: int, *, device: str = DEVICE_PATH) -> Image:
     ioctl; the record becomes a Pair when the image's pairs are first used.
     """
     dev = shared(device)
-    info = dev.info()
-    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), _pairs_of,
-                          [dev.checkpoint_record(fd)], _instances(info, (fd,)))
+    facts = _facts_of(dev.info())
+    record = dev.checkpoint_record(fd)
+    return Image.deferred(facts.release, int(time.time()), facts.constants, _pairs_of, [record],
+                          None if facts.names_devpts else [_devpts_instance(fd)])
 
 
 def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
@@ -175,10 +189,11 @@ def _restorable_pair(image: Image, pair: int) -> Pair:
     """Pair ``pair`` of ``image``; ImageError if there is none or this version cannot restore it."""
     if not 0 <= pair < len(image.pairs):
         raise ImageError(f"image: no pair {pair} (it has {len(image.pairs)})")
-    problems = compat.pair_problems(image, pair)
+    settled = reachable.settle(image.pairs[pair])  # what compat.pair_problems() checks, settled once
+    problems = reachable.pair_problems(settled, f"pair[{pair}]")
     if problems:
         raise ImageError(problems[0])
-    return reachable.settle(image.pairs[pair])
+    return settled
 
 
 _OTHER_CLOSED = 1 << TTY_FLAGS.index("other_closed")

@@ -58,6 +58,7 @@ _NTTY_BIT = {name: 1 << i for i, name in enumerate(NTTY_FLAGS)}
 
 U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
+_S64_MIN, _S64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 @dataclasses.dataclass
@@ -492,47 +493,53 @@ _TERMIOS_FIELDS = ("iflag", "oflag", "cflag", "lflag", "ispeed", "ospeed")
 
 
 def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
-    # Plain ifs: a restore validates its pair every time, and building each
-    # message before knowing it is needed cost more than the checks.
-    size = c.n_tty_buf_size
-    for name, t in (("termios", e.termios), ("termios_locked", e.termios_locked)):
-        if len(t.cc) != c.nccs:
-            _fail(f"{where}.{name}.cc", f"{len(t.cc)} control characters, NCCS is {c.nccs}")
-        if not (0 <= t.iflag <= U32_MAX and 0 <= t.oflag <= U32_MAX and 0 <= t.cflag <= U32_MAX
-                and 0 <= t.lflag <= U32_MAX and 0 <= t.ispeed <= U32_MAX and 0 <= t.ospeed <= U32_MAX):
-            field = next(f for f in _TERMIOS_FIELDS if not 0 <= getattr(t, f) <= U32_MAX)
+    # Plain ifs, fields read once: a restore validates its pair every time, and
+    # building each message before knowing it is needed cost more than the checks.
+    size, nccs = c.n_tty_buf_size, c.nccs
+    t, lk = e.termios, e.termios_locked
+    for name, tm in (("termios", t), ("termios_locked", lk)):
+        if len(tm.cc) != nccs:
+            _fail(f"{where}.{name}.cc", f"{len(tm.cc)} control characters, NCCS is {nccs}")
+        if not (0 <= tm.iflag <= U32_MAX and 0 <= tm.oflag <= U32_MAX and 0 <= tm.cflag <= U32_MAX
+                and 0 <= tm.lflag <= U32_MAX and 0 <= tm.ispeed <= U32_MAX and 0 <= tm.ospeed <= U32_MAX):
+            field = next(f for f in _TERMIOS_FIELDS if not 0 <= getattr(tm, f) <= U32_MAX)
             _fail(f"{where}.{name}.{field}", "out of range")
-    if e.termios.line != 0:
-        _fail(f"{where}.termios.line", f"line discipline {e.termios.line}; only N_TTY (0)")
-    if not 0 <= e.flags < 1 << len(TTY_FLAGS):
-        _fail(f"{where}.flags", f"unknown bits {e.flags:#x}")
-    if not master and (e.has("pty_lock") or e.has("packet")):
+    if t.line != 0:
+        _fail(f"{where}.termios.line", f"line discipline {t.line}; only N_TTY (0)")
+    flags, ntty_flags, lflag = e.flags, e.ntty_flags, t.lflag
+    if not 0 <= flags < 1 << len(TTY_FLAGS):
+        _fail(f"{where}.flags", f"unknown bits {flags:#x}")
+    if not master and flags & (_TTY_BIT["pty_lock"] | _TTY_BIT["packet"]):
         _fail(f"{where}.flags", "pty_lock or packet on a slave")
-    if e.has("tco_stopped") and not e.has("stopped"):
+    if flags & _TTY_BIT["tco_stopped"] and not flags & _TTY_BIT["stopped"]:
         _fail(f"{where}.flags", "tco_stopped without stopped")
     if not 0 <= e.pktstatus <= 0x7F:
         _fail(f"{where}.pktstatus", f"unknown TIOCPKT bits {e.pktstatus:#x}")
-    if not 0 <= e.ntty_flags < 1 << len(NTTY_FLAGS):
-        _fail(f"{where}.ntty_flags", f"unknown bits {e.ntty_flags:#x}")
+    if not 0 <= ntty_flags < 1 << len(NTTY_FLAGS):
+        _fail(f"{where}.ntty_flags", f"unknown bits {ntty_flags:#x}")
     # A hung-up end has no line discipline, so no icanon bit to agree (pyctl.reachable).
-    if e.ntty("icanon") != bool(e.termios.lflag & ICANON) and not e.has("hupped"):
+    if (not ntty_flags & _NTTY_BIT["icanon"]) != (not lflag & ICANON) and not flags & _TTY_BIT["hupped"]:
         _fail(f"{where}.ntty_flags", "icanon disagrees with termios ICANON")
-    n = len(e.input)
+    n, echo_n, flip_n = len(e.input), len(e.echo), len(e.flip)
     if n > size:
         _fail(f"{where}.input", f"{n} unread bytes, more than the {size}-byte ring")
-    for name in ("commit", "canon", "line_start", "echo_commit", "echo_mark"):
-        if not -(1 << 63) <= getattr(e, name) < 1 << 63:
-            _fail(f"{where}.{name}", "out of range")
+    commit, canon, line_ends = e.commit, e.canon, e.line_ends
+    if not (_S64_MIN <= commit <= _S64_MAX and _S64_MIN <= canon <= _S64_MAX
+            and _S64_MIN <= e.line_start <= _S64_MAX and _S64_MIN <= e.echo_commit <= _S64_MAX
+            and _S64_MIN <= e.echo_mark <= _S64_MAX):
+        name = next(f for f in ("commit", "canon", "line_start", "echo_commit", "echo_mark")
+                    if not _S64_MIN <= getattr(e, f) <= _S64_MAX)
+        _fail(f"{where}.{name}", "out of range")
     # N_TTY keeps one of canon_head and commit_head up to date; the other is stale and unused.
-    if canonical(e):
-        if not 0 <= e.canon <= n:
-            _fail(f"{where}.canon", f"{e.canon} outside the {n} unread bytes")
-        if e.line_ends and not (min(e.line_ends) >= 0 and max(e.line_ends) < e.canon):
+    if lflag & ICANON and not lflag & EXTPROC:
+        if not 0 <= canon <= n:
+            _fail(f"{where}.canon", f"{canon} outside the {n} unread bytes")
+        if line_ends and not (min(line_ends) >= 0 and max(line_ends) < canon):
             _fail(f"{where}.line_ends", "a line end outside the complete lines")
     else:
-        if not 0 <= e.commit <= n:
-            _fail(f"{where}.commit", f"{e.commit} outside the {n} unread bytes")
-        if e.line_ends and not (min(e.line_ends) >= 0 and max(e.line_ends) < n):
+        if not 0 <= commit <= n:
+            _fail(f"{where}.commit", f"{commit} outside the {n} unread bytes")
+        if line_ends and not (min(line_ends) >= 0 and max(line_ends) < n):
             _fail(f"{where}.line_ends", "a line end past the input")
     if not (0 <= e.read_tail <= U64_MAX and 0 <= e.echo_tail <= U64_MAX):
         _fail(f"{where}", "ring index out of range")
@@ -540,18 +547,18 @@ def _validate_end(e: End, where: str, c: Constants, master: bool) -> None:
     # kmod/INVARIANTS.md), and restore does not install it.
     if not 0 <= e.lookahead_count <= U64_MAX:
         _fail(f"{where}.lookahead_count", "not a 64-bit count")
-    if len(e.echo) > size:
-        _fail(f"{where}.echo", f"{len(e.echo)} pending echo bytes, more than the ring")
-    if not 0 <= e.echo_commit <= len(e.echo):
+    if echo_n > size:
+        _fail(f"{where}.echo", f"{echo_n} pending echo bytes, more than the ring")
+    if not 0 <= e.echo_commit <= echo_n:
         _fail(f"{where}.echo_commit", "outside the pending echo bytes")
-    if len(e.flip) > FLIP_RESTORE_MAX:
+    if flip_n > FLIP_RESTORE_MAX:
         _fail(f"{where}.flip",
-              f"{len(e.flip)} pending flip bytes, more than {FLIP_RESTORE_MAX}: a pty never holds that much "
+              f"{flip_n} pending flip bytes, more than {FLIP_RESTORE_MAX}: a pty never holds that much "
               "(about 20 KB at most), and writers could take the restored pair past what checkpoint saves")
-    if e.flip_lookahead > len(e.flip):
+    if e.flip_lookahead > flip_n:
         _fail(f"{where}.flip_lookahead", "beyond the pending flip bytes")
     if e.flip_flags is not None:
-        if len(e.flip_flags) != len(e.flip):
+        if len(e.flip_flags) != flip_n:
             _fail(f"{where}.flip_flags", "not one flag per byte")
         if e.flip_flags and max(e.flip_flags) > 4:
             _fail(f"{where}.flip_flags", "unknown TTY_* flag")
@@ -572,19 +579,25 @@ def _validate_extra(extra: tuple[Extra, ...], known: int, where: str) -> None:
 
 
 def _validate(image: Image, only: int | None = None) -> None:
+    # Messages are built only for a failure: a restore validates its pair every time.
     c = image.constants
-    _validate_extra(image.extra, 2 + len(image.pairs), "image")
-    _check(c.n_tty_buf_size > 0 and c.n_tty_buf_size & (c.n_tty_buf_size - 1) == 0, "constants.n_tty_buf_size",
-           f"{c.n_tty_buf_size} is not a power of two")
-    _check(1 <= c.nccs <= 255, "constants.nccs", f"{c.nccs} is out of range")
-    _check(len(image.pairs) > 0, "image", "no pty pairs")
+    if image.extra:
+        _validate_extra(image.extra, 2 + len(image.pairs), "image")
+    if not (c.n_tty_buf_size > 0 and c.n_tty_buf_size & (c.n_tty_buf_size - 1) == 0):
+        _fail("constants.n_tty_buf_size", f"{c.n_tty_buf_size} is not a power of two")
+    if not 1 <= c.nccs <= 255:
+        _fail("constants.nccs", f"{c.nccs} is out of range")
+    if not image.pairs:
+        _fail("image", "no pty pairs")
     for k, p in enumerate(image.pairs) if only is None else [(only, image.pairs[only])]:
         _validate_end(p.master, f"pair[{k}].master", c, True)
         _validate_end(p.slave, f"pair[{k}].slave", c, False)
-        _validate_extra(p.extra, 3 + (p.devpts is not None), f"pair[{k}]")
-        if p.devpts is not None:
-            d = p.devpts
-            _check(0 <= d.major <= U32_MAX and 0 <= d.minor <= U32_MAX and len(d.mountpoint) <= 4096,
-                   f"pair[{k}].devpts", "out of range")
-        _validate_extra(p.master.extra, 8, f"pair[{k}].master")
-        _validate_extra(p.slave.extra, 8, f"pair[{k}].slave")
+        if p.extra:
+            _validate_extra(p.extra, 3 + (p.devpts is not None), f"pair[{k}]")
+        d = p.devpts
+        if d is not None and not (0 <= d.major <= U32_MAX and 0 <= d.minor <= U32_MAX and len(d.mountpoint) <= 4096):
+            _fail(f"pair[{k}].devpts", "out of range")
+        if p.master.extra:
+            _validate_extra(p.master.extra, 8, f"pair[{k}].master")
+        if p.slave.extra:
+            _validate_extra(p.slave.extra, 8, f"pair[{k}].slave")

@@ -60,19 +60,38 @@ NTTY_BITS = tuple(getattr(_uapi, f"CKPT_TTY_NTTY_{name.upper()}") for name in NT
 
 
 def to_kernel_bits(value: int, bits: tuple[int, ...]) -> int:
-    if value >> len(bits):
+    if not 0 <= value < 1 << len(bits):
         raise ValueError(f"unknown flag bits {value:#x}")
-    out, i = 0, 0
-    while value:
-        if value & 1:
-            out |= bits[i]
-        value >>= 1
-        i += 1
-    return out
+    return sum(bit for i, bit in enumerate(bits) if value >> i & 1)
 
 
 def to_image_bits(value: int, bits: tuple[int, ...]) -> int:
     return sum(1 << i for i, bit in enumerate(bits) if value & bit)
+
+
+# Every image flag word's kernel word, looked up by value: a restore converts two per end.
+_KERNEL_TTY = tuple(to_kernel_bits(v, TTY_BITS) for v in range(1 << len(TTY_BITS)))
+_KERNEL_NTTY = tuple(to_kernel_bits(v, NTTY_BITS) for v in range(1 << len(NTTY_BITS)))
+
+
+# and back, for the kernel words seen (a checkpoint converts two per end)
+_IMAGE_TTY: dict[int, int] = {}
+_IMAGE_NTTY: dict[int, int] = {}
+
+
+def _image_word(seen: dict[int, int], value: int, bits: tuple[int, ...]) -> int:
+    word = seen.get(value)
+    if word is None:
+        word = to_image_bits(value, bits)
+        if len(seen) < 256:  # a module sets a few bits; a made-up record cannot grow it
+            seen[value] = word
+    return word
+
+
+def _kernel_word(table: tuple[int, ...], value: int) -> int:
+    if not 0 <= value < len(table):
+        raise ValueError(f"unknown flag bits {value:#x}")
+    return table[value]
 
 
 def signed(distance: int) -> int:
@@ -82,6 +101,8 @@ def signed(distance: int) -> int:
 
 
 def _line_end_bits(line_ends: frozenset[int], n: int) -> bytes:
+    if not line_ends:
+        return bytes((n + 7) // 8)
     bits = bytearray((n + 7) // 8)
     for i in line_ends:
         bits[i >> 3] |= 1 << (i & 7)
@@ -97,36 +118,38 @@ def line_ends(bits: bytes) -> frozenset[int]:
     return frozenset(8 * m.start() + i for m in _NONZERO.finditer(bits) for i in _BITS_OF[bits[m.start()]])
 
 
-def _termios_values(t: Termios) -> tuple:
-    if len(t.cc) > _CC_MAX:
-        raise ValueError(f"{len(t.cc)} control characters, room for {_CC_MAX}")
-    return t.iflag, t.oflag, t.cflag, t.lflag, t.ispeed, t.ospeed, t.line, t.cc, b""
-
-
-def _end_to_record(e: End) -> bytes:
-    n, tail, echo_tail = len(e.input), e.read_tail, e.echo_tail
-    flagged = e.flip_flags is not None
+def _end_parts(e: End, parts: list) -> int:
+    """Append an end's header and data parts (each followed by its padding) to parts; their size."""
+    t, lk, w = e.termios, e.termios_locked, e.winsize
+    if len(t.cc) > _CC_MAX or len(lk.cc) > _CC_MAX:
+        raise ValueError(f"{max(len(t.cc), len(lk.cc))} control characters, room for {_CC_MAX}")
+    inp, echo, flip, flip_flags = e.input, e.echo, e.flip, e.flip_flags
+    n, tail, echo_tail = len(inp), e.read_tail, e.echo_tail
     bits = _line_end_bits(e.line_ends, n)
-    # one join, each part followed by its padding (no part is copied on its own)
-    flags = (e.flip_flags, _PAD[len(e.flip_flags) & 7]) if flagged else ()
-    data = b"".join((e.input, _PAD[n & 7], bits, _PAD[len(bits) & 7], e.echo, _PAD[len(e.echo) & 7],
-                     e.flip, _PAD[len(e.flip) & 7], *flags))
-    w = e.winsize
-    header = _END.pack(
-        *_termios_values(e.termios), *_termios_values(e.termios_locked),
+    data_size = -(-n // 8) * 8 + -(-len(bits) // 8) * 8 + -(-len(echo) // 8) * 8 + -(-len(flip) // 8) * 8
+    if flip_flags is not None:
+        data_size += -(-len(flip_flags) // 8) * 8
+    parts.append(_END.pack(
+        t.iflag, t.oflag, t.cflag, t.lflag, t.ispeed, t.ospeed, t.line, t.cc, b"",
+        lk.iflag, lk.oflag, lk.cflag, lk.lflag, lk.ispeed, lk.ospeed, lk.line, lk.cc, b"",
         w.row, w.col, w.xpixel, w.ypixel,
-        to_kernel_bits(e.flags, TTY_BITS), e.termios.line, e.pktstatus, to_kernel_bits(e.ntty_flags, NTTY_BITS),
-        e.column, e.canon_column, len(e.flip), e.flip_lookahead, int(flagged), len(data),
+        _kernel_word(_KERNEL_TTY, e.flags), t.line, e.pktstatus, _kernel_word(_KERNEL_NTTY, e.ntty_flags),
+        e.column, e.canon_column, len(flip), e.flip_lookahead, flip_flags is not None, data_size,
         (tail + n) & U64, (tail + e.commit) & U64, (tail + e.canon) & U64, tail, (tail + e.line_start) & U64,
-        e.lookahead_count, (echo_tail + len(e.echo)) & U64, (echo_tail + e.echo_commit) & U64,
-        (echo_tail + e.echo_mark) & U64, echo_tail, 0, 0, 0, 0)
-    return header + data
+        e.lookahead_count, (echo_tail + len(echo)) & U64, (echo_tail + e.echo_commit) & U64,
+        (echo_tail + e.echo_mark) & U64, echo_tail, 0, 0, 0, 0))
+    parts += (inp, _PAD[n & 7], bits, _PAD[len(bits) & 7], echo, _PAD[len(echo) & 7], flip, _PAD[len(flip) & 7])
+    if flip_flags is not None:
+        parts += (flip_flags, _PAD[len(flip_flags) & 7])
+    return _END.size + data_size
 
 
 def pair_to_record(pair: Pair) -> bytes:
-    """The record RESTORE takes for ``pair`` (what pyctl.record.encode makes of it, faster)."""
-    ends = _end_to_record(pair.master) + _end_to_record(pair.slave)
-    return _HEADER.pack(_HEADER.size + len(ends), 0, 0, pair.index, 0, 0, 0) + ends
+    """The record RESTORE takes for ``pair`` (what pyctl.record.encode makes of it, faster): one join."""
+    parts = [b""]
+    size = _HEADER.size + _end_parts(pair.master, parts) + _end_parts(pair.slave, parts)
+    parts[0] = _HEADER.pack(size, 0, 0, pair.index, 0, 0, 0)
+    return b"".join(parts)
 
 
 def _termios(v: tuple, at: int) -> Termios:
@@ -157,7 +180,8 @@ def _end_from_record(data: bytes | memoryview, pos: int) -> tuple[End, int]:
         raise ValueError(f"an end's data_size is {data_size}, its parts take {pos - start} bytes")
     end = End(
         _termios(v, 0), _termios(v, len(_TERMIOS_FIELDS)), Winsize(ws_row, ws_col, ws_xpixel, ws_ypixel),
-        to_image_bits(flags, TTY_BITS), pktstatus, to_image_bits(ntty_flags, NTTY_BITS), column, canon_column,
+        _image_word(_IMAGE_TTY, flags, TTY_BITS), pktstatus, _image_word(_IMAGE_NTTY, ntty_flags, NTTY_BITS),
+        column, canon_column,
         read_tail, signed(commit_head - read_tail), signed(canon_head - read_tail),
         signed(line_start - read_tail), lookahead_count, echo_tail, signed(echo_commit - echo_tail),
         signed(echo_mark - echo_tail), parts[0], line_ends(parts[1]), parts[2], parts[3], parts[4],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from . import _uapi
-from .image import End, Pair, Termios
+from .image import _NTTY_BIT, _TTY_BIT, End, Pair
 from .termflags import ADDRB, CREAD, CS8, CSIZE, EXTPROC, ICANON, PARENB
 
 __all__ = ["pair_problems", "settle"]
@@ -45,62 +45,70 @@ def hung_up_problems(e: End, where: str) -> list[str]:
     return [f"{where}.{name}: n_tty state on a hung-up end, which has no line discipline" for name in held]
 
 
+_HUPPED, _LNEXT_ERASING_PUSH = _TTY_BIT["hupped"], (_NTTY_BIT["lnext"], _NTTY_BIT["erasing"], _NTTY_BIT["push"])
+
+
 def end_problems(e: End, where: str) -> list[str]:
     """Why N_TTY could not be in the state of this end (positions as in the image)."""
-    if e.has("hupped"):
+    if e.flags & _HUPPED:
         return hung_up_problems(e, where) + (
             [f"{where}.flip_flags: a pty's flip buffers carry no flags (pty_write inserts plain bytes)"]
             if e.flip_flags is not None else [])
-    out = []
-    n, tail = len(e.input), e.read_tail
-    icanon, extproc = bool(e.termios.lflag & ICANON), bool(e.termios.lflag & EXTPROC)
-
-    def bad(field: str, what: str) -> None:
-        out.append(f"{where}.{field}: {what}")
+    # Each rule reads its fields once and builds its message only when broken: restore runs this every time.
+    out: list[str] = []
+    n, tail, lflag = len(e.input), e.read_tail, e.termios.lflag
+    commit, canon, line_start, line_ends = e.commit, e.canon, e.line_start, e.line_ends
+    icanon, extproc = bool(lflag & ICANON), bool(lflag & EXTPROC)
 
     if tail + n > INDEX_MAX:
-        bad("read_tail", f"{tail} + {n} unread bytes passes the largest ring position ({INDEX_MAX:#x})")
-    for name in ("commit", "canon", "line_start"):
-        if tail + getattr(e, name) < 0:
-            bad(name, f"{getattr(e, name)} lies before ring position 0")
+        out.append(f"{where}.read_tail: {tail} + {n} unread bytes passes the largest ring position ({INDEX_MAX:#x})")
+    for name, value in (("commit", commit), ("canon", canon), ("line_start", line_start)):
+        if tail + value < 0:
+            out.append(f"{where}.{name}: {value} lies before ring position 0")
     if icanon and not extproc:
-        if not 0 <= e.canon <= n:
-            bad("canon", f"{e.canon} outside the {n} unread bytes")
-        if e.commit > e.canon:
-            bad("commit", f"{e.commit} is ahead of canon_head ({e.canon}): it stopped when canonical mode began")
-        if e.canon > 0 and e.canon - 1 not in e.line_ends:
-            bad("line_ends", "canon_head does not follow a line end")
-        if any(i >= e.canon for i in e.line_ends):
-            bad("line_ends", "a line end in the partial line")
+        if not 0 <= canon <= n:
+            out.append(f"{where}.canon: {canon} outside the {n} unread bytes")
+        if commit > canon:
+            out.append(f"{where}.commit: {commit} is ahead of canon_head ({canon}): it stopped when canonical "
+                       "mode began")
+        if canon > 0 and canon - 1 not in line_ends:
+            out.append(f"{where}.line_ends: canon_head does not follow a line end")
+        if line_ends and max(line_ends) >= canon:
+            out.append(f"{where}.line_ends: a line end in the partial line")
     else:
-        if e.commit != n:
-            bad("commit", f"{e.commit}, not read_head ({n}): every receive publishes it")
-        if e.canon > (n if icanon else 0):
-            bad("canon", f"{e.canon} is ahead of " + ("read_head" if icanon else "read_tail"))
-        if not icanon and e.line_ends:
-            bad("line_ends", "line ends without ICANON")
-    if e.line_start > 0:
-        bad("line_start", f"{e.line_start} is ahead of read_tail")
-    for flag in ("lnext", "erasing", "push"):
-        if e.ntty(flag) and (not icanon or (extproc and flag != "push")):
-            bad("ntty_flags", f"{flag} without canonical input processing")
+        if commit != n:
+            out.append(f"{where}.commit: {commit}, not read_head ({n}): every receive publishes it")
+        if canon > (n if icanon else 0):
+            out.append(f"{where}.canon: {canon} is ahead of " + ("read_head" if icanon else "read_tail"))
+        if not icanon and line_ends:
+            out.append(f"{where}.line_ends: line ends without ICANON")
+    if line_start > 0:
+        out.append(f"{where}.line_start: {line_start} is ahead of read_tail")
+    if e.ntty_flags & (_LNEXT_ERASING_PUSH[0] | _LNEXT_ERASING_PUSH[1] | _LNEXT_ERASING_PUSH[2]):
+        for flag, bit in zip(("lnext", "erasing", "push"), _LNEXT_ERASING_PUSH):
+            if e.ntty_flags & bit and (not icanon or (extproc and flag != "push")):
+                out.append(f"{where}.ntty_flags: {flag} without canonical input processing")
 
-    if e.echo_tail + len(e.echo) > INDEX_MAX:
-        bad("echo_tail", f"{e.echo_tail} + {len(e.echo)} echo bytes passes the largest ring position")
-    bounds = _echo_boundaries(e.echo)
+    echo, echo_commit = e.echo, e.echo_commit
+    if e.echo_tail + len(echo) > INDEX_MAX:
+        out.append(f"{where}.echo_tail: {e.echo_tail} + {len(echo)} echo bytes passes the largest ring position")
+    bounds = _echo_boundaries(echo) if echo else _NO_ECHO
     if bounds is None:
-        bad("echo", "the last echo op is cut off")
-    if not 0 <= e.echo_commit <= len(e.echo):
-        bad("echo_commit", f"{e.echo_commit} outside the {len(e.echo)} pending echo bytes")
-    elif bounds is not None and e.echo_commit not in bounds:
-        bad("echo_commit", f"{e.echo_commit} is inside an echo op")
-    if e.echo_mark != len(e.echo):
-        bad("echo_mark", f"{e.echo_mark}, not echo_head ({len(e.echo)}): commit_echoes() sets it there "
-            "after every echo")
+        out.append(f"{where}.echo: the last echo op is cut off")
+    if not 0 <= echo_commit <= len(echo):
+        out.append(f"{where}.echo_commit: {echo_commit} outside the {len(echo)} pending echo bytes")
+    elif bounds is not None and echo_commit not in bounds:
+        out.append(f"{where}.echo_commit: {echo_commit} is inside an echo op")
+    if e.echo_mark != len(echo):
+        out.append(f"{where}.echo_mark: {e.echo_mark}, not echo_head ({len(echo)}): commit_echoes() sets it "
+                   "there after every echo")
 
     if e.flip_flags is not None:
-        bad("flip_flags", "a pty's flip buffers carry no flags (pty_write inserts plain bytes)")
+        out.append(f"{where}.flip_flags: a pty's flip buffers carry no flags (pty_write inserts plain bytes)")
     return out
+
+
+_NO_ECHO = frozenset({0})  # _echo_boundaries(b"")
 
 
 def master_problems(e: End, where: str) -> list[str]:
@@ -108,7 +116,8 @@ def master_problems(e: End, where: str) -> list[str]:
     out = []
     if e.echo or e.echo_tail or e.echo_commit or e.echo_mark or e.column or e.canon_column:
         out.append(f"{where}: echo or column state on a master, which never echoes")
-    if e.termios_locked != Termios(cc=bytes(len(e.termios_locked.cc))):
+    lk = e.termios_locked
+    if lk.iflag or lk.oflag or lk.cflag or lk.lflag or lk.ispeed or lk.ospeed or lk.line or any(lk.cc):
         out.append(f"{where}.termios_locked: a master's stay zero (TIOCSLCKTRMIOS locks the slave's)")
     return out
 
