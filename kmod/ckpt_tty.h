@@ -35,8 +35,9 @@ struct ckpt_tty_pair_view {
 };
 
 /*
- * A kernel buffer for records.  One serves every pair of a call, and an
- * open device keeps a small one for its next call: Debian's kernels zero
+ * A kernel buffer: a record restore reads, or checkpoint's scratch (its
+ * records go straight to the caller).  One serves every pair of a call, and
+ * an open device keeps a small one for its next call: Debian's kernels zero
  * every allocation (init_on_alloc), which for a record cost more than
  * taking its snapshot.
  */
@@ -60,7 +61,7 @@ int ckpt_tty_check_pair(const struct ckpt_tty_pair_view *v);
 
 /* ckpt_tty_pty.c: one pair */
 int ckpt_tty_pty_init(void);
-int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_buf **buf);
+int ckpt_tty_checkpoint_pair(int fd, u8 __user *dest, u64 room, struct ckpt_tty_buf **buf, u32 *size);
 int ckpt_tty_restore_pair(int fd, const struct ckpt_tty_pair_view *v, u32 flags);
 
 #endif

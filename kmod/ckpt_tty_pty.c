@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pagemap.h>	/* fault_in_writeable() */
 #include <linux/pid.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -368,21 +369,85 @@ static void ckpt_tty_save_winsize(struct ckpt_tty_end *e, const struct winsize *
 struct ckpt_tty_end_size {
 	u64 input_len, echo_len;
 	u32 flip_count;
+	u32 flip_lookahead;	/* of those, the prefix lookahead_bufs() has seen */
 	bool flip_flagged;
 };
 
 /*
- * Walk the pending flip-buffer bytes: count them (out == NULL) or copy up
- * to e->flip_count of them into out; how many it found, at most that.
- * Caller holds buf.lock (no consumer runs); producers (pty_write) append
- * under port->lock, which we take.
+ * The record goes straight into the caller's buffer, written while the
+ * pair is locked, with page faults disabled: a fault there would keep the
+ * pair frozen for as long as the fault takes (for ever, on a userfaultfd
+ * buffer).  A write that would fault marks the record failed; the pair is
+ * unlocked, the buffer faulted in, and the snapshot taken again.
  */
-static u32 ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *size, struct ckpt_tty_end *e,
-			       u8 *data, u8 *flags)
+struct ckpt_tty_out {
+	u8 __user *at;		/* the next byte */
+	bool failed;		/* a write faulted: the bytes written are no record */
+};
+
+/* What ckpt_tty_checkpoint_pair() builds before it writes it out; in the call's kernel buffer. */
+struct ckpt_tty_scratch {
+	struct ckpt_tty_record r;
+	struct ckpt_tty_end e;
+	u8 line_ends[CKPT_TTY_RING_FLAG_BYTES];
+};
+
+/* Padding, and flag bytes of flip buffers without a flag area (TTY_NORMAL is 0). */
+static const u8 ckpt_tty_zeros[64];
+
+/*
+ * n bytes to the caller; pagefault_disable() held.  Not through
+ * __copy_to_user_inatomic(): its hardened-usercopy check looks up every
+ * vmalloc'd source (n_tty_data) in the vmap tree, a record's ten parts cost
+ * more than the copies.  The sources here are ours, and n is within them.
+ */
+static void ckpt_tty_out(struct ckpt_tty_out *o, const void *src, size_t n)
+{
+	if (n && !o->failed) {
+		if (!user_write_access_begin(o->at, n))
+			goto failed;
+		unsafe_copy_to_user(o->at, src, n, failed_access);
+		user_write_access_end();
+	}
+	o->at += n;
+	return;
+
+failed_access:
+	user_write_access_end();
+failed:
+	o->failed = true;
+	o->at += n;
+}
+
+static void ckpt_tty_out_zeros(struct ckpt_tty_out *o, u64 n)
+{
+	while (n) {
+		size_t chunk = min_t(u64, n, sizeof(ckpt_tty_zeros));
+
+		ckpt_tty_out(o, ckpt_tty_zeros, chunk);
+		n -= chunk;
+	}
+}
+
+/* The zero bytes from len up to the next multiple of 8: a part's padding. */
+static void ckpt_tty_out_pad(struct ckpt_tty_out *o, u64 len)
+{
+	ckpt_tty_out(o, ckpt_tty_zeros, ALIGN(len, 8) - len);
+}
+
+/*
+ * Walk the pending flip-buffer bytes, at most limit of them: measure them
+ * into size, or write them to data and their flags to flags (if not NULL);
+ * how many it found.  Caller holds buf.lock: no consumer runs, so nothing
+ * is taken off and the lookahead marks stay; producers (pty_write) append
+ * under port->lock, which we take, after what an earlier walk saw.
+ */
+static u32 ckpt_tty_walk_flip(struct tty_port *port, u32 limit, struct ckpt_tty_end_size *size,
+			       struct ckpt_tty_out *data, struct ckpt_tty_out *flags)
 {
 	struct tty_buffer *b;
 	unsigned long irqflags;
-	u32 n = 0, lookahead = 0, limit = e ? e->flip_count : U32_MAX;
+	u32 n = 0, lookahead = 0;
 	bool prefix = true, flagged = false;
 
 	spin_lock_irqsave(&port->lock, irqflags);
@@ -394,9 +459,11 @@ static u32 ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *s
 		count = min_t(u64, used - read, (u64)limit - n);
 		flagged |= ckpt_tty_buffer_has_flags(b);
 		if (data) {
-			memcpy(data + n, char_buf_ptr(b, read), count);
+			ckpt_tty_out(data, char_buf_ptr(b, read), count);
 			if (flags && ckpt_tty_buffer_has_flags(b))
-				memcpy(flags + n, flag_buf_ptr(b, read), count);
+				ckpt_tty_out(flags, flag_buf_ptr(b, read), count);
+			else if (flags)
+				ckpt_tty_out_zeros(flags, count);
 		}
 		/* lookahead_bufs() covers a prefix of the pending bytes */
 		seen = (unsigned int)b->lookahead > read ? min_t(unsigned int, b->lookahead - read, count) : 0;
@@ -409,10 +476,9 @@ static u32 ckpt_tty_walk_flip(struct tty_port *port, struct ckpt_tty_end_size *s
 	spin_unlock_irqrestore(&port->lock, irqflags);
 	if (size) {
 		size->flip_count = min_t(u32, n, CKPT_TTY_FLIP_MAX + 1);
+		size->flip_lookahead = min(lookahead, size->flip_count);
 		size->flip_flagged = flagged;
 	}
-	if (e)
-		e->flip_lookahead = lookahead;
 	return n;
 }
 
@@ -443,7 +509,7 @@ static int ckpt_tty_measure_end(struct tty_struct *tty, void *ld, struct ckpt_tt
 {
 	size->input_len = ld ? ckpt_tty_read_head(tty, ld) - NTTY_SIZE_T(ld, READ_TAIL) : 0;
 	size->echo_len = ld ? NTTY_SIZE_T(ld, ECHO_HEAD) - NTTY_SIZE_T(ld, ECHO_TAIL) : 0;
-	ckpt_tty_walk_flip(tty->port, size, NULL, NULL, NULL);
+	ckpt_tty_walk_flip(tty->port, U32_MAX, size, NULL, NULL);
 	/* n_tty exceeds its ring only in one corner (ICANON|PARMRK overflow, kmod/INVARIANTS.md) */
 	if (size->input_len > CKPT_TTY_RING_SIZE || size->echo_len > CKPT_TTY_RING_SIZE ||
 	    size->flip_count > CKPT_TTY_FLIP_MAX)
@@ -451,25 +517,27 @@ static int ckpt_tty_measure_end(struct tty_struct *tty, void *ld, struct ckpt_tt
 	return 0;
 }
 
-/* len ring bytes from index from on, in order */
-static void ckpt_tty_copy_from_ring(u8 *out, const u8 *ring, u64 from, u64 len)
+/* len ring bytes from index from on, in order, and their padding */
+static void ckpt_tty_out_ring(struct ckpt_tty_out *o, const u8 *ring, u64 from, u64 len)
 {
 	u64 pos = from & (CKPT_TTY_RING_SIZE - 1), first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos);
 
-	memcpy(out, ring + pos, first);
-	memcpy(out + first, ring, len - first);
+	ckpt_tty_out(o, ring + pos, first);
+	ckpt_tty_out(o, ring, len - first);
+	ckpt_tty_out_pad(o, len);
 }
 
 /*
  * The read_flags bits of len ring positions from index from on, as a
- * little-endian bitmap (out zeroed).  find_next_bit() goes a word at a
- * time: input is mostly bytes that are not line ends.
+ * little-endian bitmap in out (zeroed here).  find_next_bit() goes a word at
+ * a time: input is mostly bytes that are not line ends.
  */
 static void ckpt_tty_copy_line_ends(u8 *out, const unsigned long *ring_bits, u64 from, u64 len)
 {
 	unsigned long pos = from & (CKPT_TTY_RING_SIZE - 1);
 	unsigned long first = min_t(u64, len, CKPT_TTY_RING_SIZE - pos), bit;
 
+	memset(out, 0, DIV_ROUND_UP(len, 8));
 	for (bit = find_next_bit(ring_bits, pos + first, pos); bit < pos + first;
 	     bit = find_next_bit(ring_bits, pos + first, bit + 1))
 		out[(bit - pos) / 8] |= 1U << ((bit - pos) % 8);
@@ -478,27 +546,24 @@ static void ckpt_tty_copy_line_ends(u8 *out, const unsigned long *ring_bits, u64
 		out[(first + bit) / 8] |= 1U << ((first + bit) % 8);
 }
 
-/* Zero the bytes from len up to the next multiple of 8: a part's padding. */
-static void ckpt_tty_zero_pad(u8 *part, u64 len)
-{
-	memset(part + len, 0, ALIGN(len, 8) - len);
-}
-
 /*
- * One end into its header and data (sized by size, not zeroed: every byte
- * is written here); all locks held.  A hung-up end (ld NULL) keeps its
- * n_tty fields 0: it has no n_tty state.
+ * One end, its header and then its data (sized by size), to o; all locks
+ * held.  A hung-up end (ld NULL) keeps its n_tty fields 0: it has no n_tty
+ * state.
  */
 static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckpt_tty_end_size *size,
-			      struct ckpt_tty_end *e, u8 *data)
+			      const struct winsize *ws, struct ckpt_tty_scratch *s, struct ckpt_tty_out *o)
 {
+	struct ckpt_tty_end *e = &s->e;
+	struct ckpt_tty_out flip, flip_flags;
 	unsigned long irqflags;
-	u8 *line_ends, *echo, *flip, *flip_flags;
+	u64 line_end_bytes = DIV_ROUND_UP(size->input_len, 8);
 	u32 copied;
 
 	memset(e, 0, sizeof(*e));
 	ckpt_tty_save_termios(&e->termios, &tty->termios);
 	ckpt_tty_save_termios(&e->termios_locked, &tty->termios_locked);
+	ckpt_tty_save_winsize(e, ws);
 	e->ldisc = N_TTY;
 	if (test_bit(TTY_EXCLUSIVE, &tty->flags))
 		e->flags |= CKPT_TTY_END_EXCLUSIVE;
@@ -520,55 +585,63 @@ static void ckpt_tty_save_end(struct tty_struct *tty, void *ld, const struct ckp
 	e->pktstatus = tty->ctrl.pktstatus;
 	spin_unlock_irqrestore(&tty->ctrl.lock, irqflags);
 	e->flip_count = size->flip_count;
+	e->flip_lookahead = size->flip_lookahead;
 	e->flip_flagged = size->flip_flagged;
 	e->data_size = ckpt_tty_end_data_size(size->input_len, size->echo_len, size->flip_count,
 					      size->flip_flagged);
-	line_ends = data + ALIGN(size->input_len, 8);
-	echo = line_ends + ALIGN(DIV_ROUND_UP(size->input_len, 8), 8);
-	flip = echo + ALIGN(size->echo_len, 8);
-	flip_flags = size->flip_flagged ? flip + ALIGN(size->flip_count, 8) : NULL;
-	ckpt_tty_zero_pad(data, size->input_len);
-	memset(line_ends, 0, echo - line_ends);		/* ckpt_tty_copy_line_ends() sets bits */
-	ckpt_tty_zero_pad(echo, size->echo_len);
-	ckpt_tty_zero_pad(flip, size->flip_count);
-	if (flip_flags)		/* a buffer without a flag area holds TTY_NORMAL (0) bytes */
-		memset(flip_flags, 0, ALIGN(size->flip_count, 8));
-	copied = ckpt_tty_walk_flip(tty->port, NULL, e, flip, flip_flags);
-	/* producers only add while buf.lock is ours, so nothing is left; were it, no heap bytes leave */
-	if (WARN_ON_ONCE(copied < size->flip_count))
-		memset(flip + copied, 0, size->flip_count - copied);
-	if (!ld)
-		return;
-
-	e->read_head = ckpt_tty_read_head(tty, ld);
-	e->commit_head = NTTY_SIZE_T(ld, COMMIT_HEAD);
-	e->canon_head = NTTY_SIZE_T(ld, CANON_HEAD);
-	e->read_tail = NTTY_SIZE_T(ld, READ_TAIL);
-	e->line_start = NTTY_SIZE_T(ld, LINE_START);
-	e->lookahead_count = NTTY_SIZE_T(ld, LOOKAHEAD_COUNT);
-	e->echo_head = NTTY_SIZE_T(ld, ECHO_HEAD);
-	e->echo_commit = NTTY_SIZE_T(ld, ECHO_COMMIT);
-	e->echo_mark = NTTY_SIZE_T(ld, ECHO_MARK);
-	e->echo_tail = NTTY_SIZE_T(ld, ECHO_TAIL);
-	e->column = NTTY_UINT(ld, COLUMN);
-	e->canon_column = NTTY_UINT(ld, CANON_COLUMN);
-	e->ntty_flags = (ntty_bit(ld, CKPT_NTTY_LNEXT_BITOFF) ? CKPT_TTY_NTTY_LNEXT : 0) |
-			(ntty_bit(ld, CKPT_NTTY_ERASING_BITOFF) ? CKPT_TTY_NTTY_ERASING : 0) |
-			(ntty_bit(ld, CKPT_NTTY_PUSH_BITOFF) ? CKPT_TTY_NTTY_PUSH : 0) |
-			(ntty_bit(ld, CKPT_NTTY_ICANON_BITOFF) ? CKPT_TTY_NTTY_ICANON : 0) |
-			(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
-			(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
-			(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
+	if (ld) {
+		e->read_head = ckpt_tty_read_head(tty, ld);
+		e->commit_head = NTTY_SIZE_T(ld, COMMIT_HEAD);
+		e->canon_head = NTTY_SIZE_T(ld, CANON_HEAD);
+		e->read_tail = NTTY_SIZE_T(ld, READ_TAIL);
+		e->line_start = NTTY_SIZE_T(ld, LINE_START);
+		e->lookahead_count = NTTY_SIZE_T(ld, LOOKAHEAD_COUNT);
+		e->echo_head = NTTY_SIZE_T(ld, ECHO_HEAD);
+		e->echo_commit = NTTY_SIZE_T(ld, ECHO_COMMIT);
+		e->echo_mark = NTTY_SIZE_T(ld, ECHO_MARK);
+		e->echo_tail = NTTY_SIZE_T(ld, ECHO_TAIL);
+		e->column = NTTY_UINT(ld, COLUMN);
+		e->canon_column = NTTY_UINT(ld, CANON_COLUMN);
+		e->ntty_flags = (ntty_bit(ld, CKPT_NTTY_LNEXT_BITOFF) ? CKPT_TTY_NTTY_LNEXT : 0) |
+				(ntty_bit(ld, CKPT_NTTY_ERASING_BITOFF) ? CKPT_TTY_NTTY_ERASING : 0) |
+				(ntty_bit(ld, CKPT_NTTY_PUSH_BITOFF) ? CKPT_TTY_NTTY_PUSH : 0) |
+				(ntty_bit(ld, CKPT_NTTY_ICANON_BITOFF) ? CKPT_TTY_NTTY_ICANON : 0) |
+				(ntty_bit(ld, CKPT_NTTY_RAW_BITOFF) ? CKPT_TTY_NTTY_RAW : 0) |
+				(ntty_bit(ld, CKPT_NTTY_REAL_RAW_BITOFF) ? CKPT_TTY_NTTY_REAL_RAW : 0) |
+				(READ_ONCE(*NTTY_BYTES(ld, NO_ROOM)) ? CKPT_TTY_NTTY_NO_ROOM : 0);
+	}
+	ckpt_tty_out(o, e, sizeof(*e));
 
 	/*
 	 * Only what is still to be read or echoed: n_tty leaves consumed input
 	 * in read_buf (it zeroes it only for ICANON without ECHO), and a
 	 * password read in raw mode must not leave the kernel here.  Line ends
 	 * likewise for unread input only (ICANON|EXTPROC leaves dead push bits).
+	 * A hung-up end has none of these (input_len and echo_len are 0).
 	 */
-	ckpt_tty_copy_from_ring(data, NTTY_BYTES(ld, READ_BUF), e->read_tail, size->input_len);
-	ckpt_tty_copy_line_ends(line_ends, NTTY_BITMAP(ld, READ_FLAGS), e->read_tail, size->input_len);
-	ckpt_tty_copy_from_ring(echo, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, size->echo_len);
+	if (ld) {
+		ckpt_tty_out_ring(o, NTTY_BYTES(ld, READ_BUF), e->read_tail, size->input_len);
+		ckpt_tty_copy_line_ends(s->line_ends, NTTY_BITMAP(ld, READ_FLAGS), e->read_tail, size->input_len);
+		ckpt_tty_out(o, s->line_ends, line_end_bytes);
+		ckpt_tty_out_pad(o, line_end_bytes);
+		ckpt_tty_out_ring(o, NTTY_BYTES(ld, ECHO_BUF), e->echo_tail, size->echo_len);
+	}
+
+	flip = *o;
+	flip_flags = *o;
+	flip_flags.at += ALIGN(size->flip_count, 8);
+	copied = ckpt_tty_walk_flip(tty->port, size->flip_count, NULL, &flip, size->flip_flagged ? &flip_flags : NULL);
+	/* producers only add while buf.lock is ours, so nothing is left; were it, no heap bytes leave */
+	if (WARN_ON_ONCE(copied < size->flip_count)) {
+		ckpt_tty_out_zeros(&flip, size->flip_count - copied);
+		if (size->flip_flagged)
+			ckpt_tty_out_zeros(&flip_flags, size->flip_count - copied);
+	}
+	ckpt_tty_out_pad(&flip, size->flip_count);
+	if (size->flip_flagged)
+		ckpt_tty_out_pad(&flip_flags, size->flip_count);
+	o->failed |= flip.failed || flip_flags.failed;
+	o->at = size->flip_flagged ? flip_flags.at : flip.at;
 }
 
 /*
@@ -586,96 +659,86 @@ static u32 ckpt_tty_devpts_dev(const struct ckpt_tty_pair_ref *p)
 	return new_encode_dev(slave_node->d_sb->s_dev);
 }
 
-/*
- * At least what one end's record part will need, read without the pair's
- * locks (the exact sizes are taken under them).  The ldisc reference keeps
- * disc_data alive: n_tty_close() runs under the ldisc's write lock.  Flip
- * bytes: a buffer of n bytes of memory (mem_used) holds at most 2n without
- * a flag area.
- */
-static size_t ckpt_tty_guess_end(struct tty_struct *tty)
-{
-	struct tty_ldisc *ld = tty_ldisc_ref(tty);
-	u64 input = 0, echo = 0, flip;
-
-	if (ld) {
-		void *d = READ_ONCE(tty->disc_data);
-
-		if (ld->ops->num == N_TTY && d) {
-			/* + 1: ckpt_tty_read_head() may count one byte past read_head */
-			input = min_t(u64, READ_ONCE(NTTY_SIZE_T(d, READ_HEAD)) + 1 -
-					   READ_ONCE(NTTY_SIZE_T(d, READ_TAIL)), CKPT_TTY_RING_SIZE);
-			echo = min_t(u64, READ_ONCE(NTTY_SIZE_T(d, ECHO_HEAD)) - READ_ONCE(NTTY_SIZE_T(d, ECHO_TAIL)),
-				     CKPT_TTY_RING_SIZE);
-		}
-		tty_ldisc_deref(ld);
-	}
-	flip = min_t(u64, 2 * (u64)max(atomic_read(&tty->port->buf.mem_used), 0), CKPT_TTY_FLIP_MAX);
-	return sizeof(struct ckpt_tty_end) + ckpt_tty_end_data_size(input, echo, flip, false);
-}
+/* Faulted-in retries of one snapshot before the caller's buffer counts as bad (EFAULT). */
+#define CKPT_TTY_OUT_TRIES 3
 
 /*
- * A record of the pair fd belongs to, into *buf (its size in the record's
- * header).  *buf gets room before the pair is locked, for the size the
- * pair's indices and flip memory suggest, so that an allocation is not
- * part of the time the pair is frozen; only when more arrived meanwhile
- * does it grow under the locks (they are sleeping locks), so the snapshot
- * stays one.
+ * A record of the pair fd belongs to, written to dest, which has room
+ * bytes; its size in *size.  -ENOSPC (nothing written) when it needs more
+ * than room: how much in *size.  The record is one snapshot, taken with
+ * every lock of the pair held; the only memory the module uses is the
+ * small scratch part of *buf, reserved before the pair is locked.
  */
-int ckpt_tty_checkpoint_pair(int fd, struct ckpt_tty_buf **buf)
+int ckpt_tty_checkpoint_pair(int fd, u8 __user *dest, u64 room, struct ckpt_tty_buf **buf, u32 *size)
 {
 	struct ckpt_tty_end_size msize, ssize;
-	struct winsize wm, ws;
+	struct ckpt_tty_scratch *s;
 	struct ckpt_tty_pair_ref p;
-	struct ckpt_tty_record *r;
-	struct ckpt_tty_end *me, *se;
+	struct ckpt_tty_out o;
+	struct winsize wm, ws;
 	void *mld, *sld;
-	size_t size;
-	int ret;
+	int ret, tries;
 
 	ret = ckpt_tty_get_pair(fd, &p);
 	if (ret)
 		return ret;
-	ret = ckpt_tty_buf_reserve(buf, sizeof(*r) + ckpt_tty_guess_end(p.master) + ckpt_tty_guess_end(p.slave));
+	ret = ckpt_tty_buf_reserve(buf, sizeof(*s));
 	if (ret)
 		goto out_put;
-	ret = -EINTR;
-	if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
-		goto out_put;
-	wm = p.master->winsize;
-	ws = p.slave->winsize;
-	mutex_unlock(&p.slave->winsize_mutex);
-
+	s = (struct ckpt_tty_scratch *)(*buf)->data;
 	p.op = CKPT_TTY_TRACE_OP_CHECKPOINT;
-	ret = ckpt_tty_lock_pair(&p);
-	if (ret)
-		goto out_put;
-	ret = ckpt_tty_ntty(&p, p.master, &mld);
-	if (!ret)
-		ret = ckpt_tty_ntty(&p, p.slave, &sld);
-	if (!ret)
-		ret = ckpt_tty_measure_end(p.master, mld, &msize);
-	if (!ret)
-		ret = ckpt_tty_measure_end(p.slave, sld, &ssize);
-	if (ret)
-		goto out_unlock;
-	size = sizeof(*r) + 2 * sizeof(struct ckpt_tty_end) +
-	       ckpt_tty_end_data_size(msize.input_len, msize.echo_len, msize.flip_count, msize.flip_flagged) +
-	       ckpt_tty_end_data_size(ssize.input_len, ssize.echo_len, ssize.flip_count, ssize.flip_flagged);
-	ret = ckpt_tty_buf_reserve(buf, size);
-	if (ret)
-		goto out_unlock;
-	r = (struct ckpt_tty_record *)(*buf)->data;
-	memset(r, 0, sizeof(*r));
-	r->size = size;
-	r->index = p.slave->index;
-	r->devpts_dev = ckpt_tty_devpts_dev(&p);
-	me = (struct ckpt_tty_end *)(r + 1);
-	ckpt_tty_save_end(p.master, mld, &msize, me, (u8 *)(me + 1));
-	se = (struct ckpt_tty_end *)((u8 *)(me + 1) + me->data_size);
-	ckpt_tty_save_end(p.slave, sld, &ssize, se, (u8 *)(se + 1));
-	ckpt_tty_save_winsize(me, &wm);
-	ckpt_tty_save_winsize(se, &ws);
+	for (tries = 1; ; tries++) {
+		ret = -EINTR;
+		if (mutex_lock_killable(&p.slave->winsize_mutex))	/* resizes (tty_do_resize, pty_resize) hold it */
+			goto out_put;
+		wm = p.master->winsize;
+		ws = p.slave->winsize;
+		mutex_unlock(&p.slave->winsize_mutex);
+
+		ret = ckpt_tty_lock_pair(&p);
+		if (ret)
+			goto out_put;
+		ret = ckpt_tty_ntty(&p, p.master, &mld);
+		if (!ret)
+			ret = ckpt_tty_ntty(&p, p.slave, &sld);
+		if (!ret)
+			ret = ckpt_tty_measure_end(p.master, mld, &msize);
+		if (!ret)
+			ret = ckpt_tty_measure_end(p.slave, sld, &ssize);
+		if (ret)
+			goto out_unlock;
+		*size = sizeof(s->r) + 2 * sizeof(struct ckpt_tty_end) +
+			ckpt_tty_end_data_size(msize.input_len, msize.echo_len, msize.flip_count, msize.flip_flagged) +
+			ckpt_tty_end_data_size(ssize.input_len, ssize.echo_len, ssize.flip_count, ssize.flip_flagged);
+		ret = -ENOSPC;
+		if (*size > room)
+			goto out_unlock;
+		ret = -EFAULT;
+		if (!access_ok(dest, *size))
+			goto out_unlock;
+		memset(&s->r, 0, sizeof(s->r));
+		s->r.size = *size;
+		s->r.fd = fd;
+		s->r.index = p.slave->index;
+		s->r.devpts_dev = ckpt_tty_devpts_dev(&p);
+		o = (struct ckpt_tty_out){ .at = dest };
+		pagefault_disable();
+		ckpt_tty_out(&o, &s->r, sizeof(s->r));
+		ckpt_tty_save_end(p.master, mld, &msize, &wm, s, &o);
+		ckpt_tty_save_end(p.slave, sld, &ssize, &ws, s, &o);
+		pagefault_enable();
+		ckpt_tty_unlock_pair(&p);
+		if (!o.failed) {
+			ret = 0;
+			break;
+		}
+		/* not one of our locks held: the fault may take its time */
+		ret = -EFAULT;
+		if (tries == CKPT_TTY_OUT_TRIES || fault_in_writeable((char __user *)dest, *size))
+			break;
+	}
+	goto out_put;
+
 out_unlock:
 	ckpt_tty_unlock_pair(&p);
 out_put:

@@ -135,6 +135,7 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg, struct
 	u64 used = 0;
 	u32 i;
 	long ret = 0;
+	int first_err = 0;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -144,8 +145,8 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg, struct
 	ufds = u64_to_user_ptr(arg.fds);
 	out = u64_to_user_ptr(arg.buf);
 	for (i = 0; i < arg.count; i++) {
-		struct ckpt_tty_record failed = { .size = sizeof(failed) }, *r;
 		s32 fd;
+		u32 size;
 		int err;
 
 		if (fatal_signal_pending(current)) {
@@ -156,32 +157,35 @@ long ckpt_tty_ioc_checkpoint(struct ckpt_tty_checkpoint_arg __user *uarg, struct
 			ret = -EFAULT;
 			break;
 		}
-		err = ckpt_tty_checkpoint_pair(fd, buf);
-		r = err ? &failed : (struct ckpt_tty_record *)(*buf)->data;
-		r->error = err;
-		r->fd = fd;
-		if (r->size > arg.buf_size - used) {
+		/* the record goes straight to out + used (ckpt_tty_checkpoint_pair()) */
+		err = ckpt_tty_checkpoint_pair(fd, out + used, arg.buf_size - used, buf, &size);
+		if (err == -EFAULT) {	/* the caller's buffer, not the pair */
+			ret = err;
+			break;
+		}
+		if (err && err != -ENOSPC) {
+			struct ckpt_tty_record failed = { .size = sizeof(failed), .error = err, .fd = fd };
+
+			size = sizeof(failed);
+			if (size <= arg.buf_size - used && copy_to_user(out + used, &failed, size)) {
+				ret = -EFAULT;
+				break;
+			}
+		}
+		if (err == -ENOSPC || size > arg.buf_size - used) {
 			if (!i) {	/* say how much the first one needs */
 				ret = -ENOSPC;
-				used = r->size;
+				used = size;
 			}
 			break;
 		}
-		if (copy_to_user(out + used, r, r->size)) {
-			ret = -EFAULT;
-			break;
-		}
-		used += r->size;
+		if (!i)
+			first_err = err;
+		used += size;
 	}
 	/* A single fd's own error is the call's: what ABI 2 callers expect of one pair. */
-	if (!ret && arg.count == 1 && i == 1) {
-		struct ckpt_tty_record __user *first = (void __user *)out;
-		s32 err;
-
-		if (get_user(err, &first->error))
-			return -EFAULT;
-		ret = err;
-	}
+	if (!ret && arg.count == 1 && i == 1)
+		ret = first_err;
 	if (put_user(used, &uarg->buf_used) || put_user(ret == -ENOSPC ? 0 : i, &uarg->done))
 		return -EFAULT;
 	return ret;
