@@ -71,3 +71,23 @@ def test_the_flood_runs_writer_and_reader_apart_and_reaps_them():
 def test_the_flood_refuses_an_unknown_call():
     with pytest.raises(ValueError, match="checkpoint or tcgetattr"):
         bench_speed.flood(0.1, 100, "ioctl")
+
+
+def test_the_flood_has_a_cpu_of_its_own_when_there_are_two(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 5, 7})
+    assert bench_speed._flood_cpus() == ({3}, {5})
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {2})
+    assert bench_speed._flood_cpus() == ({2}, {2})  # one vCPU: shared
+
+
+def test_flip_work_is_pinned_and_put_back(tmp_path, monkeypatch):
+    mask = tmp_path / "cpumask"
+    mask.write_text("3\n")
+    monkeypatch.setattr(bench_speed, "UNBOUND_CPUMASK", str(mask))
+    old = bench_speed.pin_flip_work({0})
+    assert old == "3" and mask.read_text() == "1"
+    bench_speed.unpin_flip_work(old)
+    assert mask.read_text() == "3"
+    monkeypatch.setattr(bench_speed, "UNBOUND_CPUMASK", str(tmp_path / "absent"))
+    assert bench_speed.pin_flip_work({0}) is None  # no such file (no permission alike): left as it is
+    bench_speed.unpin_flip_work(None)

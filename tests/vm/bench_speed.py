@@ -23,7 +23,10 @@ The pair measured holds 4000 unread bytes on the slave (raw mode).  Anchors:
 - flood: bytes per second a writer pushes through a raw pty to a reader,
   alone and while another process checkpoints the pair 100 times a second
   (the median, over alternating runs, of what each run with checkpoints
-  lost against the run before it).
+  lost against the run before it).  With two vCPUs the flow (writer,
+  reader, flip work) runs on CPU 0 and the checkpointer on CPU 1
+  (_flood_cpus() says why); with --cpus 1 they share one, and the
+  checkpointer's CPU time is lost to the flood too.
 """
 
 from __future__ import annotations
@@ -263,6 +266,43 @@ def _stop_and_report(pid: int, report_fd: int) -> str:
     return b"".join(chunks).decode()
 
 
+# The unbound workqueues' CPUs: flush_to_ldisc(), which moves a pty's bytes
+# from writer to reader, runs there (tty_buffer.c queues it on system_unbound_wq).
+UNBOUND_CPUMASK = "/sys/devices/virtual/workqueue/cpumask"
+
+
+def _flood_cpus() -> tuple[set[int], set[int]]:
+    """The CPU of the flood (writer, reader, flip work) and the checkpointer's.
+
+    With two vCPUs or more, the flow gets CPU 0 and the checkpointer CPU 1,
+    as on any machine with a core to spare: the flood then loses what the
+    checkpoints do to the pair, not CPU time.  Under TCG each vCPU is a host
+    thread, and a flow free to move lost or gained up to 137 % between
+    consecutive 1 s runs of the same code (where writer, reader and flip
+    work landed); pinned, it holds still.  On one vCPU all share it.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return {cpus[0]}, {cpus[1] if len(cpus) > 1 else cpus[0]}
+
+
+def pin_flip_work(cpus: set[int]) -> str | None:
+    """Run unbound work (the pty's flip work) on ``cpus``; the mask it had, to put back (None: left as is)."""
+    try:
+        with open(UNBOUND_CPUMASK) as f:
+            old = f.read().strip()
+        with open(UNBOUND_CPUMASK, "w") as f:
+            f.write(f"{sum(1 << c for c in cpus):x}")
+    except OSError:
+        return None
+    return old
+
+
+def unpin_flip_work(old: str | None) -> None:
+    if old is not None:
+        with open(UNBOUND_CPUMASK, "w") as f:
+            f.write(old)
+
+
 def flood(seconds: float, checkpoints_per_second: float, call: str = "checkpoint") -> tuple[float, int]:
     """Bytes per second a writer pushes through a raw pty to a reader, and the
     calls made meanwhile on the pair at ``checkpoints_per_second``: ``call``
@@ -278,13 +318,16 @@ def flood(seconds: float, checkpoints_per_second: float, call: str = "checkpoint
         raise ValueError(f"call: checkpoint or tcgetattr, not {call!r}")
     m, s = open_pty()
     raw(s)
+    flow_cpu, other_cpu = _flood_cpus()
 
     def reader(report: int) -> None:
+        os.sched_setaffinity(0, flow_cpu)
         moved = _count_reported_on_sigterm(report)
         while True:
             moved[0] += len(os.read(s, 65536))
 
     def checkpointer(report: int) -> None:
+        os.sched_setaffinity(0, other_cpu)
         made = _count_reported_on_sigterm(report)
         period = 1 / checkpoints_per_second
         once = Device().checkpoint_record if call == "checkpoint" else termios.tcgetattr
@@ -308,6 +351,8 @@ def flood(seconds: float, checkpoints_per_second: float, call: str = "checkpoint
     # Blocking writes, as a flooding program does (poll() reports room only below 256 queued
     # bytes); a write that waits 10 s fails the benchmark instead of hanging it (test_flood.py).
     old_handler = signal.signal(signal.SIGALRM, wedged)
+    own_cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, flow_cpu)
     start = time.monotonic()
     try:
         while time.monotonic() - start < seconds:
@@ -315,6 +360,7 @@ def flood(seconds: float, checkpoints_per_second: float, call: str = "checkpoint
             os.write(m, chunk)
         elapsed = time.monotonic() - start
     finally:
+        os.sched_setaffinity(0, own_cpus)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)
         reports = [_stop_and_report(pid, r) for pid, r in children]
@@ -464,12 +510,17 @@ def main(argv: list[str] | None = None) -> int:
     # (whole 3 s runs, three of each, lost 0.7 % to 33.8 % on the same code).
     alone_busy: list[tuple[float, float, float]] = []
     made = 0
-    for _ in range(args.flood_rounds):
-        alone_rate, _ = flood(args.flood_seconds, 0)
-        control_rate, _ = flood(args.flood_seconds, 100, "tcgetattr")
-        busy_rate, n = flood(args.flood_seconds, 100)
-        alone_busy.append((alone_rate, busy_rate, control_rate))
-        made += n
+    flow_cpu, other_cpu = _flood_cpus()
+    unbound = pin_flip_work(flow_cpu)
+    try:
+        for _ in range(args.flood_rounds):
+            alone_rate, _ = flood(args.flood_seconds, 0)
+            control_rate, _ = flood(args.flood_seconds, 100, "tcgetattr")
+            busy_rate, n = flood(args.flood_seconds, 100)
+            alone_busy.append((alone_rate, busy_rate, control_rate))
+            made += n
+    finally:
+        unpin_flip_work(unbound)
     alone = statistics.median(a for a, _, _ in alone_busy)
     busy = statistics.median(b for _, b, _ in alone_busy)
     lost = statistics.median(1 - b / a for a, b, _ in alone_busy)
@@ -480,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<58} {v:10.1f}")
     print(f"  {'criu dump --leave-running of one process holding a pty':<58} "
           + ("n/a (no criu)" if criu is None else f"{criu:10.0f}"))
+    print(f"  {'flood: writer, reader and flip work on CPU':<58} {min(flow_cpu):10}"
+          + ("" if unbound is not None else " (flip work not pinned)"))
+    print(f"  {'flood: checkpointer on CPU':<58} {min(other_cpu):10}")
     print(f"  {'flood throughput alone (MB/s)':<58} {alone / 1e6:10.2f}")
     print(f"  {'flood throughput, 100 checkpoints/s (MB/s)':<58} {busy / 1e6:10.2f}")
     print(f"  {'checkpoints made during the flood, per second':<58} "
