@@ -28,7 +28,7 @@ import pytest
 from pyctl import _uapi, abi, record
 from pyctl.lowlevel import Device
 
-from .ttyutil import flood, raw_mode, settle
+from .ttyutil import UFFD_SECOND_PAGE, flood, raw_mode, settle
 
 
 def test_a_record_does_not_depend_on_what_the_buffers_held_before(pairs, dev):
@@ -140,20 +140,11 @@ def test_a_read_only_buffer_is_efault_and_the_pair_goes_on(pairs, dev):
 # Checkpoints pair fd (argv[1]) into a buffer whose second page is registered
 # with userfaultfd: the record's write meets the missing page, and faulting it
 # in waits until the uffd is closed.
-FAULTING_CHECKPOINTER = textwrap.dedent("""
-    import array, ctypes, fcntl, mmap, os, struct, sys, threading
+FAULTING_CHECKPOINTER = UFFD_SECOND_PAGE + textwrap.dedent("""
+    import array, sys, threading
     from pyctl import _uapi, abi, record
     from pyctl.lowlevel import Device
     fd = int(sys.argv[1])
-    libc = ctypes.CDLL(None, use_errno=True)
-    uffd = libc.syscall(323, os.O_CLOEXEC)  # SYS_userfaultfd
-    assert uffd >= 0, ctypes.get_errno()
-    fcntl.ioctl(uffd, 0xC018AA3F, bytearray(struct.pack("QQQ", 0xAA, 0, 0)))  # UFFDIO_API
-    area = mmap.mmap(-1, 2 * mmap.PAGESIZE)
-    area[0] = 1  # the first page is there
-    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
-    second = base + mmap.PAGESIZE
-    fcntl.ioctl(uffd, 0xC020AA00, bytearray(struct.pack("QQQQ", second, mmap.PAGESIZE, 1, 0)))  # REGISTER, MISSING
     fds = array.array("i", [fd])
     start = second - 256  # the record's header fits before the page, its ends do not
     arg = bytearray(abi.encode("ckpt_tty_checkpoint_arg", {"fds": fds.buffer_info()[0], "count": 1, "buf": start,

@@ -17,7 +17,7 @@ import pytest
 import pyctl
 from pyctl import kmod
 
-from .ttyutil import TIOCINQ, get_int, raw_mode, reads, settle
+from .ttyutil import TIOCINQ, UFFD_SECOND_PAGE, get_int, raw_mode, reads, settle
 
 
 # ---- no byte a reader has consumed leaves the kernel ----
@@ -55,18 +55,9 @@ def test_a_typed_and_echoed_line_is_not_in_the_checkpoint_once_read(pairs, dev):
 # A reader whose buffer crosses into a userfaultfd-registered page: n_tty_read()
 # hands over 64 bytes at a time and keeps termios_rwsem (read) across the copy
 # to user memory, which blocks on the missing page until the uffd is closed.
-STUCK_READER = textwrap.dedent("""
-    import ctypes, mmap, os, struct, sys, threading
+STUCK_READER = UFFD_SECOND_PAGE + textwrap.dedent("""
+    import sys, threading
     fd = int(sys.argv[1])
-    libc = ctypes.CDLL(None, use_errno=True)
-    uffd = libc.syscall(323, os.O_CLOEXEC)  # SYS_userfaultfd
-    assert uffd >= 0, ctypes.get_errno()
-    import fcntl
-    fcntl.ioctl(uffd, 0xC018AA3F, bytearray(struct.pack("QQQ", 0xAA, 0, 0)))  # UFFDIO_API
-    area = mmap.mmap(-1, 2 * mmap.PAGESIZE)
-    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
-    second = base + mmap.PAGESIZE
-    fcntl.ioctl(uffd, 0xC020AA00, bytearray(struct.pack("QQQQ", second, mmap.PAGESIZE, 1, 0)))  # REGISTER, MISSING
     got = []
     reader = threading.Thread(target=lambda: got.append(libc.read(fd, ctypes.c_void_p(second - 64), 256)))
     reader.start()

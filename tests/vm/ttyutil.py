@@ -7,6 +7,7 @@ import fcntl
 import os
 import struct
 import termios
+import textwrap
 import time
 
 import pyctl
@@ -161,3 +162,20 @@ def raw_mode(fd: int, vmin: int = 1, vtime: int = 0) -> None:
     attrs[6][termios.VMIN] = vmin
     attrs[6][termios.VTIME] = vtime
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+# Python for a child process: a two-page area (base, second) whose second page
+# is registered with userfaultfd (uffd) for missing pages.  Whatever touches
+# that page waits until uffd is closed, and then gets a zero page.
+UFFD_SECOND_PAGE = textwrap.dedent("""
+    import ctypes, fcntl, mmap, os, struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    uffd = libc.syscall(323, os.O_CLOEXEC)  # SYS_userfaultfd
+    assert uffd >= 0, ctypes.get_errno()
+    fcntl.ioctl(uffd, 0xC018AA3F, bytearray(struct.pack("QQQ", 0xAA, 0, 0)))  # UFFDIO_API
+    area = mmap.mmap(-1, 2 * mmap.PAGESIZE)
+    area[0] = 1  # the first page is there
+    base = ctypes.addressof(ctypes.c_char.from_buffer(area))
+    second = base + mmap.PAGESIZE
+    fcntl.ioctl(uffd, 0xC020AA00, bytearray(struct.pack("QQQQ", second, mmap.PAGESIZE, 1, 0)))  # REGISTER, MISSING
+""")
