@@ -82,7 +82,11 @@ struct ckpt_tty_info {
  * and writes one record per fd into the caller's buffer: the state of both
  * ends, each taken in one consistent snapshot under the locks the tty layer
  * itself uses.  It changes nothing and stops nobody: readers and writers go
- * on as soon as that pair's snapshot is taken.
+ * on as soon as that pair's snapshot is taken.  The record is written into
+ * the buffer during the snapshot, with page faults disabled; a page of the
+ * buffer that is not there is faulted in after the pair is unlocked and the
+ * snapshot taken again (a buffer that cannot be written: EFAULT, its bytes
+ * undefined).
  *
  * CKPT_TTY_IOC_RESTORE takes a list of (fd, record) items.  Each fd is a
  * fresh pair (just opened, nothing read, written or changed) or, with
