@@ -19,6 +19,7 @@ from .errors import ImageError, PyctlError, os_error
 from .image import TTY_FLAGS, Constants, DevptsInstance, End, Image, Pair, Termios, Winsize
 from .info import DEVICE_PATH, ModuleInfo
 from .lowlevel import EXPLAIN, shared
+from .record import HEADER_SIZE
 from .pty import devpts_of, mountpoint_of, open_pty, open_pty_at, room_for_fds
 
 __all__ = ["checkpoint", "checkpoint_many", "restore", "restore_many", "image_to_kernel", "kernel_to_image"]
@@ -138,30 +139,26 @@ def checkpoint_many(fds: list[int], *, device: str = DEVICE_PATH) -> Image:
     (pyctl.image.Image.deferred).
     """
     fds = list(fds)
-    records = []
+    records: list = []
     dev = shared(device)
-    info = dev.info()
+    facts = _facts_of(dev.info())
     for start in range(0, len(fds), _uapi.CKPT_TTY_BATCH_MAX):
         chunk = fds[start : start + _uapi.CKPT_TTY_BATCH_MAX]
-        for fd, rec in zip(chunk, dev.checkpoint_records(chunk)):
-            err = -_RECORD_ERROR.unpack_from(rec, _RECORD_ERROR_OFFSET)[0]
-            if err:
-                raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
-            records.append(rec)
-    return Image.deferred(info.kernel_release, int(time.time()), _constants(info), _pairs_of, records,
-                          _instances(info, fds))
+        got = dev.checkpoint_records(chunk)
+        # A refused fd's record is its header alone, with the error; a pair's has its two ends.
+        if min(map(len, got)) == HEADER_SIZE:
+            for fd, rec in zip(chunk, got):
+                err = -_RECORD_ERROR.unpack_from(rec, _RECORD_ERROR_OFFSET)[0]
+                if err:
+                    raise os_error(err, f"checkpoint of fd {fd}: {EXPLAIN.get(err, os.strerror(err))}")
+        records += got
+    return Image.deferred(facts.release, int(time.time()), facts.constants, _pairs_of, records,
+                          None if facts.names_devpts else [_devpts_instance(fd) for fd in fds])
 
 
 _RECORD_FIELDS = {f[0]: f for f in _uapi.STRUCTS["ckpt_tty_record"][1]}
 _RECORD_ERROR, _RECORD_ERROR_OFFSET = struct.Struct("=i"), _RECORD_FIELDS["error"][1]
 _RECORD_DEVPTS, _RECORD_DEVPTS_OFFSET = struct.Struct("=I"), _RECORD_FIELDS["devpts_dev"][1]
-
-
-def _instances(info: ModuleInfo, fds) -> list[DevptsInstance | None] | None:
-    """The devpts instance of each fd's pair, looked up now while the fds are
-    ours, for a module that does not name it in the record (before
-    DEVPTS_DEV); None when the records name it."""
-    return None if info.features & _uapi.CKPT_TTY_FEATURE_DEVPTS_DEV else [_devpts_instance(fd) for fd in fds]
 
 
 def _pairs_of(records: list, instances: list[DevptsInstance | None] | None) -> list[Pair]:

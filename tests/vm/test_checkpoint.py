@@ -405,3 +405,25 @@ def test_the_record_names_the_devpts_instance_and_restore_ignores_it(pairs):
         dev.restore(target[0], state)
     assert observable(*target) == observable(m, s)
     assert pyctl.checkpoint(m).pairs[0].devpts.mountpoint == b"/dev/pts"
+
+
+def test_checkpoint_many_keeps_the_order_and_names_a_refused_fd(pairs):
+    ends = []
+    for k in range(5):
+        m, s = pairs.new()
+        os.write(m, f"pair {k}\n".encode() * (k + 1))
+        ends.append(s)
+    settle()
+    image = pyctl.checkpoint_many(ends)
+    assert [p.slave.input for p in image.pairs] == [f"pair {k}\n".encode() * (k + 1) for k in range(5)]
+    r, w = os.pipe()
+    try:
+        with pytest.raises(OSError) as e:
+            pyctl.checkpoint_many([ends[0], ends[1], r, ends[2]])
+        assert e.value.errno == errno.ENOTTY and f"fd {r}" in str(e.value)
+    finally:
+        os.close(r)
+        os.close(w)
+    # the refusal changed nothing: the same records again
+    again = pyctl.checkpoint_many(ends)
+    assert [p.slave.input for p in again.pairs] == [p.slave.input for p in image.pairs]
