@@ -86,14 +86,10 @@ def _facts_of(info: ModuleInfo) -> _ModuleFacts:
     return facts
 
 
-def _constants(info: ModuleInfo) -> Constants:
-    return _facts_of(info).constants
-
-
 def kernel_to_image(pairs: dict | list[dict], info: ModuleInfo, created: int | None = None) -> Image:
     """An image of one record (pyctl.record) or of a list of them."""
     pairs = [pairs] if isinstance(pairs, dict) else pairs
-    return Image(info.kernel_release, int(time.time()) if created is None else created, _constants(info),
+    return Image(info.kernel_release, int(time.time()) if created is None else created, _facts_of(info).constants,
                  [_pair_from_kernel(p) for p in pairs])
 
 

@@ -74,20 +74,6 @@ _KERNEL_TTY = tuple(to_kernel_bits(v, TTY_BITS) for v in range(1 << len(TTY_BITS
 _KERNEL_NTTY = tuple(to_kernel_bits(v, NTTY_BITS) for v in range(1 << len(NTTY_BITS)))
 
 
-# and back, for the kernel words seen (a checkpoint converts two per end)
-_IMAGE_TTY: dict[int, int] = {}
-_IMAGE_NTTY: dict[int, int] = {}
-
-
-def _image_word(seen: dict[int, int], value: int, bits: tuple[int, ...]) -> int:
-    word = seen.get(value)
-    if word is None:
-        word = to_image_bits(value, bits)
-        if len(seen) < 256:  # a module sets a few bits; a made-up record cannot grow it
-            seen[value] = word
-    return word
-
-
 def _kernel_word(table: tuple[int, ...], value: int) -> int:
     if not 0 <= value < len(table):
         raise ValueError(f"unknown flag bits {value:#x}")
@@ -119,17 +105,20 @@ def line_ends(bits: bytes) -> frozenset[int]:
 
 
 def _end_parts(e: End, parts: list) -> int:
-    """Append an end's header and data parts (each followed by its padding) to parts; their size."""
+    """Append an end's header and data parts (each followed by its padding) to parts; their size.
+    The header's data_size is the bytes of the data parts appended."""
     t, lk, w = e.termios, e.termios_locked, e.winsize
     if len(t.cc) > _CC_MAX or len(lk.cc) > _CC_MAX:
         raise ValueError(f"{max(len(t.cc), len(lk.cc))} control characters, room for {_CC_MAX}")
     inp, echo, flip, flip_flags = e.input, e.echo, e.flip, e.flip_flags
     n, tail, echo_tail = len(inp), e.read_tail, e.echo_tail
     bits = _line_end_bits(e.line_ends, n)
-    data_size = -(-n // 8) * 8 + -(-len(bits) // 8) * 8 + -(-len(echo) // 8) * 8 + -(-len(flip) // 8) * 8
+    at = len(parts)
+    parts += (inp, _PAD[n & 7], bits, _PAD[len(bits) & 7], echo, _PAD[len(echo) & 7], flip, _PAD[len(flip) & 7])
     if flip_flags is not None:
-        data_size += -(-len(flip_flags) // 8) * 8
-    parts.append(_END.pack(
+        parts += (flip_flags, _PAD[len(flip_flags) & 7])
+    data_size = sum(map(len, parts[at:]))
+    parts.insert(at, _END.pack(
         t.iflag, t.oflag, t.cflag, t.lflag, t.ispeed, t.ospeed, t.line, t.cc, b"",
         lk.iflag, lk.oflag, lk.cflag, lk.lflag, lk.ispeed, lk.ospeed, lk.line, lk.cc, b"",
         w.row, w.col, w.xpixel, w.ypixel,
@@ -138,9 +127,6 @@ def _end_parts(e: End, parts: list) -> int:
         (tail + n) & U64, (tail + e.commit) & U64, (tail + e.canon) & U64, tail, (tail + e.line_start) & U64,
         e.lookahead_count, (echo_tail + len(echo)) & U64, (echo_tail + e.echo_commit) & U64,
         (echo_tail + e.echo_mark) & U64, echo_tail, 0, 0, 0, 0))
-    parts += (inp, _PAD[n & 7], bits, _PAD[len(bits) & 7], echo, _PAD[len(echo) & 7], flip, _PAD[len(flip) & 7])
-    if flip_flags is not None:
-        parts += (flip_flags, _PAD[len(flip_flags) & 7])
     return _END.size + data_size
 
 
@@ -180,8 +166,7 @@ def _end_from_record(data: bytes | memoryview, pos: int) -> tuple[End, int]:
         raise ValueError(f"an end's data_size is {data_size}, its parts take {pos - start} bytes")
     end = End(
         _termios(v, 0), _termios(v, len(_TERMIOS_FIELDS)), Winsize(ws_row, ws_col, ws_xpixel, ws_ypixel),
-        _image_word(_IMAGE_TTY, flags, TTY_BITS), pktstatus, _image_word(_IMAGE_NTTY, ntty_flags, NTTY_BITS),
-        column, canon_column,
+        to_image_bits(flags, TTY_BITS), pktstatus, to_image_bits(ntty_flags, NTTY_BITS), column, canon_column,
         read_tail, signed(commit_head - read_tail), signed(canon_head - read_tail),
         signed(line_start - read_tail), lookahead_count, echo_tail, signed(echo_commit - echo_tail),
         signed(echo_mark - echo_tail), parts[0], line_ends(parts[1]), parts[2], parts[3], parts[4],
